@@ -1,0 +1,382 @@
+"""The delta engine: runs one model reply off the kernel's main thread and streams it.
+
+A model returns a ``str``, an awaitable, a sync iterator or an async iterator of deltas.
+A ``Reply`` runs it in a worker thread (async ones on one shared background event loop),
+accumulates the deltas, and hands out coalesced ``DeltaFrame``s: the first delta at
+once, then at most one frame per ``frame_interval``; a quiet model's pending text is
+flushed by the shared ``FrameClock``. A stop is checked between deltas; the generator is
+then closed from the thread that runs it, so its ``finally`` blocks run there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import heapq
+import inspect
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import DeltaChatError, ModelError
+from .redact import redact
+from .types import ChatConfig, Finish, FinishReason, Message, Reasoning, Usage
+
+DEFAULT_FRAME_INTERVAL = 0.033
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["content", "reasoning"]
+
+
+@dataclass(frozen=True)
+class DeltaFrame:
+    """One coalesced ``delta`` frame of protocol v1 (without the chat id)."""
+
+    message_id: str
+    seq: int
+    text: str
+    channel: Channel
+
+
+_current_reply: contextvars.ContextVar[Reply | None] = contextvars.ContextVar(
+    "jupyter_deltachat_reply", default=None
+)
+
+
+def on_stop(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` from the stopping thread when the running reply is stopped.
+
+    Providers use it to shut a socket whose read is blocked on a silent server. Returns
+    a function that unregisters the callback. Outside a reply this does nothing.
+    """
+    reply = _current_reply.get()
+    if reply is None:
+        return lambda: None
+    return reply._add_stop_callback(callback)
+
+
+def stop_requested() -> bool:
+    """Whether the reply running in this context was asked to stop."""
+    reply = _current_reply.get()
+    return reply is not None and reply.stop_requested
+
+
+def pause(seconds: float) -> bool:
+    """Sleep ``seconds``, waking early on a stop; returns True if the reply was stopped.
+
+    For models that pace themselves (the ``demo`` model does), so a stop is immediate.
+    """
+    reply = _current_reply.get()
+    if reply is None:
+        time.sleep(seconds)
+        return False
+    return reply._stop_event.wait(seconds)
+
+
+class FrameClock:
+    """One daemon thread that flushes replies whose model went quiet with text pending."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call_at(self, due: float, callback: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._order), callback))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="deltachat-frame-clock", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                due, _, callback = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            callback()
+
+
+class _EventLoopThread:
+    """The one background asyncio loop that runs every async model."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        with self.lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._loop.run_forever, name="deltachat-async-models", daemon=True
+                ).start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+
+_clock = FrameClock()
+_async_models = _EventLoopThread()
+
+
+def call_model(model: Callable[..., Any], messages: list[Message], config: ChatConfig) -> Any:
+    """Call ``model`` with ``(messages, config)`` or ``(messages)``, as its signature takes."""
+    try:
+        parameters = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return model(messages, config)
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return model(messages, config)
+    return model(messages)
+
+
+class Reply:
+    """One assistant reply being produced: its deltas, frames, stop and outcome.
+
+    ``on_frame`` receives each ``DeltaFrame``; ``on_done`` receives the finished reply
+    (``finish_reason``, ``error``, ``usage`` set, ``message`` holding the final text).
+    Both are called with the reply's lock held, so frames and done never interleave.
+    """
+
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        messages: list[Message],
+        config: ChatConfig,
+        message: Message,
+        on_frame: Callable[[DeltaFrame], None],
+        on_done: Callable[[Reply], None],
+        frame_interval: float = DEFAULT_FRAME_INTERVAL,
+    ) -> None:
+        self.model = model
+        self.messages = messages
+        self.config = config
+        self.message = message
+        self.frame_interval = frame_interval
+        self.seq = 0
+        self.finish_reason: FinishReason | None = None
+        self.error: DeltaChatError | None = None
+        self.usage: Usage | None = None
+        self._on_frame = on_frame
+        self._on_done = on_done
+        self.lock = threading.RLock()  # held while frames and done are handed out
+        self._stop_event = threading.Event()
+        self._done_event = threading.Event()
+        self._stop_callbacks: list[Callable[[], None]] = []
+        self._pending: list[tuple[Channel, list[str]]] = []
+        self._sent: dict[Channel, list[str]] = {"content": [], "reasoning": []}
+        self._next_due = 0.0
+        self._clock_armed = False
+        self._model_finish: Literal["stop", "length"] | None = None
+        self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    # -- control, from any thread ------------------------------------------------------
+
+    def start(self) -> None:
+        context = contextvars.copy_context()
+        context.run(_current_reply.set, self)
+        threading.Thread(
+            target=context.run, args=(self._run,), name="deltachat-reply", daemon=True
+        ).start()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_event.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._done_event.is_set()
+
+    def stop(self) -> None:
+        """Ask the reply to stop: pending text is kept and flushed, done says cancelled."""
+        with self.lock:
+            if self._stop_event.is_set() or self._done_event.is_set():
+                return
+            self._stop_event.set()
+            callbacks = list(self._stop_callbacks)
+            task = self._task
+        if task is not None:
+            loop, running = task
+            loop.call_soon_threadsafe(running.cancel)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001 - a failed abort must not break the stop
+                log.debug("a stop callback failed: %s", redact(repr(exc)))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done_event.wait(timeout)
+
+    def sent_text(self) -> tuple[str, str, int]:
+        """(content, reasoning, seq) as sent in frames ``1..seq``: a frame-boundary view."""
+        with self.lock:
+            return "".join(self._sent["content"]), "".join(self._sent["reasoning"]), self.seq
+
+    def _add_stop_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
+        with self.lock:
+            if not self._stop_event.is_set():
+                self._stop_callbacks.append(callback)
+                return lambda: self._remove_stop_callback(callback)
+        callback()
+        return lambda: None
+
+    def _remove_stop_callback(self, callback: Callable[[], None]) -> None:
+        with self.lock:
+            if callback in self._stop_callbacks:
+                self._stop_callbacks.remove(callback)
+
+    # -- the worker thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._consume(call_model(self.model, self.messages, self.config))
+        except BaseException as exc:  # noqa: BLE001 - every failure ends the reply cleanly
+            if not self._stop_event.is_set():
+                self.error = as_chat_error(exc)
+        finally:
+            self._finish()
+
+    def _consume(self, result: Any) -> None:
+        if isinstance(result, str):
+            self._push(result)
+        elif hasattr(result, "__aiter__") or inspect.isawaitable(result):
+            value = _async_models.submit(self._consume_async(result)).result()
+            if value is not None:
+                self._consume(value)
+        elif isinstance(result, Iterable) and not isinstance(result, (bytes, dict)):
+            self._consume_iterator(iter(result))
+        else:
+            raise ModelError(
+                f"model returned {type(result).__name__}, expected str, an iterator of str "
+                "or an awaitable"
+            )
+
+    def _consume_iterator(self, iterator: Any) -> None:
+        push, stopped = self._push, self._stop_event.is_set
+        try:
+            for item in iterator:
+                if stopped():
+                    break
+                push(item)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    async def _consume_async(self, result: Any) -> Any:
+        with self.lock:
+            stopped_already = self._stop_event.is_set()
+            if not stopped_already:
+                self._task = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
+        if stopped_already:
+            close = getattr(result, "aclose", None) or getattr(result, "close", None)
+            if close is not None and inspect.isawaitable(closing := close()):
+                await closing
+            return None
+        if not hasattr(result, "__aiter__"):
+            return await result  # an awaitable: its value is consumed like a return value
+        push, stopped = self._push, self._stop_event.is_set
+        try:
+            async for item in result:
+                if stopped():
+                    break
+                push(item)
+        finally:
+            aclose = getattr(result, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return None
+
+    def _push(self, item: Any) -> None:
+        kind = type(item)
+        if kind is str:
+            channel: Channel = "content"
+        elif kind is Reasoning:
+            channel = "reasoning"
+        elif isinstance(item, str):
+            channel = "content"
+        elif isinstance(item, Usage):
+            self.usage = item
+            return
+        elif isinstance(item, Finish):
+            self._model_finish = item.reason
+            return
+        else:
+            raise ModelError(f"model yielded {kind.__name__}, expected str")
+        if not item:
+            return
+        with self.lock:
+            pending = self._pending
+            if pending and pending[-1][0] == channel:
+                pending[-1][1].append(item)
+            else:
+                pending.append((channel, [item]))
+            now = time.monotonic()
+            if now >= self._next_due:
+                self._flush(now)
+            elif not self._clock_armed:
+                self._clock_armed = True
+                _clock.call_at(self._next_due, self._on_clock)
+
+    def _on_clock(self) -> None:
+        with self.lock:
+            self._clock_armed = False
+            if self._pending and not self._done_event.is_set():
+                self._flush(time.monotonic())
+
+    def _flush(self, now: float) -> None:
+        """Send all pending text, one frame per channel run (lock held)."""
+        for channel, parts in self._pending:
+            text = "".join(parts)
+            self.seq += 1
+            self._sent[channel].append(text)
+            self._on_frame(DeltaFrame(self.message.id, self.seq, text, channel))
+        self._pending = []
+        self._next_due = now + self.frame_interval
+
+    def _finish(self) -> None:
+        with self.lock:
+            try:
+                if self._pending:
+                    self._flush(time.monotonic())
+            finally:
+                if self._stop_event.is_set():
+                    self.finish_reason = "cancelled"
+                elif self.error is not None:
+                    self.finish_reason = "error"
+                else:
+                    self.finish_reason = self._model_finish or "stop"
+                self.message.content = "".join(self._sent["content"])
+                reasoning = "".join(self._sent["reasoning"])
+                self.message.reasoning = reasoning or None
+                self.message.finish_reason = self.finish_reason
+                if self.error is not None:
+                    self.message.error = self.error.to_json()
+                try:
+                    self._on_done(self)
+                finally:
+                    self._done_event.set()
+
+
+def as_chat_error(exc: BaseException) -> DeltaChatError:
+    """The protocol error for whatever a model raised (custom models: ``model_error``)."""
+    if isinstance(exc, DeltaChatError):
+        return exc
+    detail = str(exc)
+    name = type(exc).__name__
+    return ModelError(f"{name}: {detail}" if detail else name)

@@ -1,0 +1,158 @@
+"""The shapes of protocol v1 (docs/protocol.md) as plain dataclasses.
+
+Each type round-trips through JSON with ``to_json()`` / ``from_json()``; optional fields
+that are unset are left out of the JSON, as the protocol's ``?`` marks say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Role = Literal["user", "assistant", "system"]
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC with a ``Z``, as the protocol's times are."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id(prefix: str = "msg") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@dataclass
+class Attachment:
+    """A file sent with a user message; ``data`` is base64."""
+
+    name: str
+    media_type: str
+    data: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attachment:
+        return cls(name=data["name"], media_type=data["media_type"], data=data["data"])
+
+
+@dataclass
+class Message:
+    """One message of a chat. Models receive a list of these."""
+
+    role: Role
+    content: str
+    id: str = field(default_factory=new_id)
+    created: str = field(default_factory=now_iso)
+    model: str | None = None
+    finish_reason: FinishReason | None = None
+    error: dict[str, Any] | None = None
+    reasoning: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = _drop_none(
+            {
+                "id": self.id,
+                "role": self.role,
+                "content": self.content,
+                "model": self.model,
+                "created": self.created,
+                "finish_reason": self.finish_reason,
+                "error": self.error,
+                "reasoning": self.reasoning,
+            }
+        )
+        if self.attachments:
+            data["attachments"] = [a.to_json() for a in self.attachments]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Message:
+        return cls(
+            id=data["id"],
+            role=data["role"],
+            content=data["content"],
+            created=data["created"],
+            model=data.get("model"),
+            finish_reason=data.get("finish_reason"),
+            error=data.get("error"),
+            reasoning=data.get("reasoning"),
+            attachments=[Attachment.from_json(a) for a in data.get("attachments", [])],
+        )
+
+
+@dataclass
+class ChatConfig:
+    """Sampling settings; a model uses the ones its API accepts and ignores the rest."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChatConfig:
+        return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls)})
+
+    def merged(self, other: ChatConfig | None) -> ChatConfig:
+        """This config with every field that ``other`` sets taken from ``other``."""
+        if other is None:
+            return self
+        return dataclasses.replace(self, **other.to_json())
+
+
+@dataclass
+class ModelInfo:
+    """What the model picker shows. ``configured`` says credentials exist; never carries them."""
+
+    id: str
+    provider: str
+    label: str
+    configured: bool
+    source: Literal["builtin", "kernel"]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts a model may yield (once, usually last); sent as ``done.usage``."""
+
+    input_tokens: int
+    output_tokens: int
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A model may yield this to say why it stopped (``"length"``: it hit max_tokens)."""
+
+    reason: Literal["stop", "length"]
+
+
+class Reasoning(str):
+    """A delta on the ``reasoning`` channel: ``yield Reasoning("thinking...")``."""
+
+    __slots__ = ()

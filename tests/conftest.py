@@ -1,0 +1,31 @@
+"""Shared fixtures: one real ipykernel per test module, driven through jupyter_client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kernel_client import CommClient, KernelHarness
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHarness]:
+    """A real kernel with the package loaded; its credential store is an empty temp file."""
+    store = tmp_path_factory.mktemp("credentials") / "credentials.json"
+    harness = KernelHarness({"JUPYTER_DELTACHAT_CREDENTIALS": str(store)})
+    try:
+        yield harness
+    finally:
+        harness.shutdown()
+
+
+@pytest.fixture
+def client(kernel: KernelHarness) -> Iterator[CommClient]:
+    """An open comm that has said hello; closed after the test."""
+    comm = CommClient(kernel)
+    comm.open()
+    try:
+        yield comm
+    finally:
+        comm.close()
