@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system"]
@@ -18,7 +18,7 @@ FinishReason = Literal["stop", "length", "cancelled", "error"]
 
 def now_iso() -> str:
     """The current time as ISO 8601 UTC with a ``Z``, as the protocol's times are."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_id(prefix: str = "msg") -> str:
