@@ -20,6 +20,7 @@ from ..types import Attachment, ChatConfig, Message, now_iso
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
+ModelFn = Callable[..., Any]
 DEFAULT_CHAT = "default"
 _TITLE_LENGTH = 60
 
@@ -140,17 +141,17 @@ class ChatService:
         chat_id: str,
         content: str,
         *,
-        model: str | None = None,
+        model: str | ModelFn | None = None,
         config: ChatConfig | None = None,
         attachments: list[Attachment] | None = None,
         request_id: str | None = None,
     ) -> Reply:
         """Append the user's message and start streaming the reply.
 
+        ``model`` is an id, a model callable (the widget's), or None for the default.
         Raises ``BusyError`` or ``UnknownModelError`` before anything changes.
         """
-        model_id = model or self.registry.default_model()
-        model_fn = self.registry.resolve(model_id)
+        model_id, model_fn = self._model(model)
         user = Message(role="user", content=content, attachments=list(attachments or []))
         with self._lock:
             chat = self.chat(chat_id)
@@ -166,7 +167,7 @@ class ChatService:
         self,
         chat_id: str,
         *,
-        model: str | None = None,
+        model: str | ModelFn | None = None,
         config: ChatConfig | None = None,
         request_id: str | None = None,
     ) -> Reply:
@@ -177,8 +178,8 @@ class ChatService:
                 raise BusyError(f"chat {chat_id!r} is already streaming a reply; stop it first")
             if not chat.messages or chat.messages[-1].role != "assistant":
                 raise BadRequestError(f"chat {chat_id!r} has no assistant reply to regenerate")
-            model_id = model or chat.messages[-1].model or self.registry.default_model()
-        model_fn = self.registry.resolve(model_id)
+            previous = chat.messages[-1].model
+        model_id, model_fn = self._model(model or previous)
         with self._lock:
             if chat.streaming is not None:
                 raise BusyError(f"chat {chat_id!r} is already streaming a reply; stop it first")
@@ -216,11 +217,18 @@ class ChatService:
 
     # -- replies ---------------------------------------------------------------------------
 
+    def _model(self, model: str | ModelFn | None) -> tuple[str, ModelFn]:
+        """(id, callable) for a model id, a callable, or None (the kernel's default)."""
+        if callable(model):
+            return getattr(model, "__name__", "custom"), model
+        model_id = model or self.registry.default_model()
+        return model_id, self.registry.resolve(model_id)
+
     def _start_reply(
         self,
         chat: Chat,
         model_id: str,
-        model_fn: Callable[..., Any],
+        model_fn: ModelFn,
         config: ChatConfig | None,
         request_id: str | None,
     ) -> Reply:

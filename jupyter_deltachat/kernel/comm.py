@@ -134,7 +134,7 @@ class CommServer:
             self._dispatch(peer, parse_request(data))
         except DeltaChatError as exc:
             peer.send(_error_event(data, exc))
-        except Exception as exc:  # the protocol's `internal` error
+        except Exception as exc:  # noqa: BLE001 - the protocol's `internal` error
             log.debug("internal error handling a comm message: %s", redact(repr(exc)))
             internal = DeltaChatError(f"internal error: {type(exc).__name__}: {exc}")
             peer.send(_error_event(data, internal))
