@@ -225,6 +225,14 @@ class CredentialStore:
                 return True, "env" if origins == {"env"} else "store"
         return False, None
 
+    def field_sources(self, provider: str) -> dict[str, Source]:
+        """Where each field that is set comes from (``env`` or ``store``); no values."""
+        return {
+            name: source
+            for name, (_, source) in self._sources(provider, {}).items()
+            if source in ("env", "store")
+        }
+
     def hint(self, provider: str) -> str | None:
         """``…abcd`` (the key's last 4 characters) for a key longer than 12, else None."""
         spec = provider_spec(provider)

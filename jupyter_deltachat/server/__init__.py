@@ -1,0 +1,1 @@
+"""The jupyter_server extension: the only writer of the credential store, over REST."""

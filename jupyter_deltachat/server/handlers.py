@@ -1,0 +1,131 @@
+"""Thin REST handlers. Every answer is JSON ``{"message": ...}`` on error and never holds a
+secret: errors name fields and rules, never values, and pass through ``redact``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .._version import __version__
+from ..credentials import PROVIDER_SPECS, CredentialStore, CredentialStoreError
+from ..redact import redact
+from .validation import InvalidRequest, check_provider, parse_credentials
+
+AUTH_RESOURCE = "deltachat"
+EDITS_DISABLED = (
+    "credential edits are disabled on this server (c.DeltaChat.allow_credential_edits = "
+    "False); keys come from the server's environment"
+)
+
+
+class DeltaChatHandler(APIHandler):
+    """Base: JSON errors without secrets, logs without secrets."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def store(self) -> CredentialStore:
+        return self.settings["jupyter_deltachat_store"]
+
+    def fail(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": redact(message)}))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message
+        else:
+            message = "internal error in jupyter_deltachat; see the server log"
+        self.fail(status_code, message)
+
+    def log_exception(self, kind: Any, value: Any, traceback: Any) -> None:
+        if isinstance(value, web.HTTPError):
+            return super().log_exception(kind, value, traceback)
+        self.log.error(
+            "jupyter_deltachat: %s %s failed: %s: %s",
+            self.request.method,
+            self.request.path,
+            kind.__name__ if kind else "error",
+            redact(str(value)),
+        )
+
+
+class StatusHandler(DeltaChatHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.finish(json.dumps({"version": __version__}))
+
+
+class ProvidersHandler(DeltaChatHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        try:
+            providers = [self.describe(provider) for provider in PROVIDER_SPECS]
+        except CredentialStoreError as error:
+            return self.fail(500, str(error))
+        editable = self.settings["jupyter_deltachat_allow_credential_edits"]
+        self.finish(json.dumps({"providers": providers, "editable": editable}))
+
+    def describe(self, provider: str) -> dict[str, Any]:
+        spec = PROVIDER_SPECS[provider]
+        configured, source = self.store.status(provider)
+        field_sources = self.store.field_sources(provider)
+        return {
+            "id": spec.id,
+            "label": spec.label,
+            "fields": [
+                {
+                    "name": field.name,
+                    "label": field.label,
+                    "secret": field.secret,
+                    "required": field.required,
+                    "env": list(spec.env.get(field.name, ())),
+                    "source": field_sources.get(field.name),
+                }
+                for field in spec.fields
+            ],
+            "configured": configured,
+            "source": source,
+            "hint": self.store.hint(provider),
+        }
+
+
+class CredentialsHandler(DeltaChatHandler):
+    @web.authenticated
+    @authorized
+    def put(self, provider: str) -> None:
+        if not self.settings["jupyter_deltachat_allow_credential_edits"]:
+            return self.fail(403, EDITS_DISABLED)
+        try:
+            changes = parse_credentials(provider, self.request.body)
+            self.store.update(provider, changes)
+        except InvalidRequest as error:
+            return self.fail(error.status, error.message)
+        except CredentialStoreError as error:
+            return self.fail(500, str(error))
+        self.set_status(204)
+        self.finish()
+
+    @web.authenticated
+    @authorized
+    def delete(self, provider: str) -> None:
+        if not self.settings["jupyter_deltachat_allow_credential_edits"]:
+            return self.fail(403, EDITS_DISABLED)
+        try:
+            check_provider(provider)
+            self.store.delete(provider)
+        except InvalidRequest as error:
+            return self.fail(error.status, error.message)
+        except CredentialStoreError as error:
+            return self.fail(500, str(error))
+        self.set_status(204)
+        self.finish()
