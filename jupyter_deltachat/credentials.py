@@ -393,7 +393,7 @@ def _parse(raw: bytes, path: Path) -> dict[str, dict[str, str]]:
         ) from None
     except json.JSONDecodeError as error:
         raise CredentialStoreError(
-            f"the credential store {path} is corrupt (invalid JSON: {error.msg} at line "
+            f"the credential store {path} is corrupt (invalid JSON: {error.msg}: line "
             f"{error.lineno} column {error.colno}); fix or remove it"
         ) from None
     providers = data.get("providers") if isinstance(data, dict) else None

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from jupyter_deltachat import __version__
 from jupyter_deltachat.credentials import ENV_PATH, PROVIDER_SPECS
@@ -47,3 +46,357 @@ async def test_status(jp_fetch: Any) -> None:
     response = await jp_fetch("deltachat", "api", "status")
     assert response.code == 200
     assert json.loads(response.body) == {"version": __version__}
+
+
+async def fetch(jp_fetch: Any, method: str, *parts: str, **kwargs: Any) -> Any:
+    """The response whatever its status (tornado raises for non-2xx otherwise)."""
+    body = kwargs.pop("body", None)
+    if method == "PUT" and body is None:
+        body = b""
+    return await jp_fetch(
+        "deltachat", "api", *parts, method=method, body=body, raise_error=False, **kwargs
+    )
+
+
+def message_of(response: Any) -> str:
+    assert response.headers["Content-Type"] == "application/json"
+    data = json.loads(response.body)
+    assert list(data) == ["message"]
+    return data["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "parts"),
+    [
+        ("GET", ("status",)),
+        ("GET", ("providers",)),
+        ("PUT", ("credentials", "openai")),
+        ("DELETE", ("credentials", "openai")),
+    ],
+)
+async def test_no_token_is_403(jp_fetch: Any, method: str, parts: tuple[str, ...]) -> None:
+    body = json.dumps({"api_key": SECRET}) if method == "PUT" else None
+    response = await fetch(jp_fetch, method, *parts, body=body, headers={"Authorization": ""})
+    assert response.code == 403
+    assert SECRET.encode() not in response.body
+
+
+async def test_providers_lists_every_provider_unconfigured(jp_fetch: Any) -> None:
+    response = await fetch(jp_fetch, "GET", "providers")
+    assert response.code == 200
+    data = json.loads(response.body)
+    assert data["editable"] is True
+    assert [entry["id"] for entry in data["providers"]] == [
+        "openai",
+        "anthropic",
+        "google",
+        "groq",
+        "bedrock",
+        "ollama",
+    ]
+    openai = data["providers"][0]
+    assert openai == {
+        "id": "openai",
+        "label": "OpenAI",
+        "fields": [
+            {
+                "name": "api_key",
+                "label": "API key",
+                "secret": True,
+                "required": False,
+                "env": ["OPENAI_API_KEY"],
+                "source": None,
+            },
+            {
+                "name": "base_url",
+                "label": "Base URL",
+                "secret": False,
+                "required": False,
+                "env": ["OPENAI_BASE_URL"],
+                "source": None,
+            },
+        ],
+        "configured": False,
+        "source": None,
+        "hint": None,
+    }
+    bedrock = data["providers"][4]
+    assert [field["name"] for field in bedrock["fields"]] == [
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ]
+    assert all(not entry["configured"] for entry in data["providers"])
+
+
+async def test_put_stores_the_key_and_get_never_returns_it(jp_fetch: Any, store_path: Path) -> None:
+    response = await fetch(
+        jp_fetch,
+        "PUT",
+        "credentials",
+        "openai",
+        body=json.dumps({"api_key": SECRET, "base_url": "https://proxy.example/v1"}),
+    )
+    assert response.code == 204
+    assert response.body == b""
+    assert json.loads(store_path.read_text()) == {
+        "version": 1,
+        "providers": {"openai": {"api_key": SECRET, "base_url": "https://proxy.example/v1"}},
+    }
+    assert os.stat(store_path).st_mode & 0o777 == 0o600
+    assert os.stat(store_path.parent).st_mode & 0o777 == 0o700
+
+    response = await fetch(jp_fetch, "GET", "providers")
+    assert response.code == 200
+    for secret_part in (SECRET, SECRET[:12], SECRET[4:-4], SECRET[-12:]):
+        assert secret_part.encode() not in response.body
+    openai = json.loads(response.body)["providers"][0]
+    assert (openai["configured"], openai["source"], openai["hint"]) == (True, "store", "…wxyz")
+    assert [field["source"] for field in openai["fields"]] == ["store", "store"]
+
+
+async def test_put_merges_fields_and_empty_string_removes_one(
+    jp_fetch: Any, store_path: Path
+) -> None:
+    for body in (
+        {"api_key": SECRET, "base_url": "http://127.0.0.1:8080/v1"},
+        {"base_url": ""},
+        {"api_key": SECRET + "2"},
+    ):
+        response = await fetch(jp_fetch, "PUT", "credentials", "openai", body=json.dumps(body))
+        assert response.code == 204
+    stored = json.loads(store_path.read_text())["providers"]
+    assert stored == {"openai": {"api_key": SECRET + "2"}}
+
+
+async def test_key_from_environment_shows_source_env_and_short_key_no_hint(
+    jp_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-key-0123456789ABCD")
+    monkeypatch.setenv("GROQ_API_KEY", "short-key-12")
+    response = await fetch(jp_fetch, "GET", "providers")
+    assert b"sk-ant-env-key" not in response.body
+    assert b"short-key-12" not in response.body
+    entries = {entry["id"]: entry for entry in json.loads(response.body)["providers"]}
+    anthropic, groq = entries["anthropic"], entries["groq"]
+    assert (anthropic["configured"], anthropic["source"], anthropic["hint"]) == (
+        True,
+        "env",
+        "…ABCD",
+    )
+    assert (groq["configured"], groq["source"], groq["hint"]) == (True, "env", None)
+
+
+async def test_bedrock_and_ollama_configuration(jp_fetch: Any) -> None:
+    bedrock_body = {
+        "region": "eu-west-1",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    }
+    for provider, body in (
+        ("bedrock", bedrock_body),
+        ("ollama", {"base_url": "http://gpu:11434/v1"}),
+    ):
+        response = await fetch(jp_fetch, "PUT", "credentials", provider, body=json.dumps(body))
+        assert response.code == 204
+    response = await fetch(jp_fetch, "GET", "providers")
+    assert b"wJalrXUtnFEMI" not in response.body
+    assert b"AKIAIOSFODNN7EXAMPLE" not in response.body
+    entries = {entry["id"]: entry for entry in json.loads(response.body)["providers"]}
+    assert (entries["bedrock"]["configured"], entries["bedrock"]["hint"]) == (True, "…MPLE")
+    assert (entries["ollama"]["configured"], entries["ollama"]["source"]) == (True, "store")
+    assert entries["ollama"]["hint"] is None
+
+
+BAD_BODIES = [
+    (
+        "invalid JSON",
+        "openai",
+        b'{"api_key": ',
+        400,
+        "request body is not valid JSON: Expecting value: line 1 column 13",
+    ),
+    ("not UTF-8", "openai", b'{"api_key": "\xff\xfe"}', 400, "request body is not valid UTF-8"),
+    (
+        "array",
+        "openai",
+        b"[]",
+        400,
+        "request body must be a JSON object of openai fields, not an array",
+    ),
+    (
+        "unknown provider",
+        "openia",
+        json.dumps({"api_key": SECRET}).encode(),
+        400,
+        "unknown provider; known providers: openai, anthropic, google, groq, bedrock, ollama",
+    ),
+    (
+        "unknown field",
+        "openai",
+        json.dumps({"api_key": SECRET, SECRET: "x"}).encode(),
+        400,
+        "unknown field in request body; openai takes only: api_key, base_url",
+    ),
+    (
+        "field of another provider",
+        "google",
+        json.dumps({"base_url": "http://x"}).encode(),
+        400,
+        "unknown field in request body; google takes only: api_key",
+    ),
+    (
+        "number",
+        "openai",
+        b'{"api_key": 12345678901234567890}',
+        400,
+        "field 'api_key' must be a string, not a number",
+    ),
+    ("null", "openai", b'{"api_key": null}', 400, "field 'api_key' must be a string, not null"),
+    (
+        "boolean",
+        "openai",
+        b'{"api_key": true}',
+        400,
+        "field 'api_key' must be a string, not a boolean",
+    ),
+    (
+        "list",
+        "openai",
+        json.dumps({"api_key": [SECRET]}).encode(),
+        400,
+        "field 'api_key' must be a string, not an array",
+    ),
+    (
+        "newline",
+        "openai",
+        json.dumps({"api_key": SECRET + "\n"}).encode(),
+        400,
+        "field 'api_key' contains a control character (newline, tab, ...)",
+    ),
+    (
+        "tab",
+        "openai",
+        json.dumps({"api_key": "\t" + SECRET}).encode(),
+        400,
+        "field 'api_key' contains a control character (newline, tab, ...)",
+    ),
+    (
+        "NUL",
+        "openai",
+        json.dumps({"api_key": SECRET + "\x00"}).encode(),
+        400,
+        "field 'api_key' contains a control character (newline, tab, ...)",
+    ),
+    (
+        "DEL",
+        "openai",
+        json.dumps({"api_key": SECRET + "\x7f"}).encode(),
+        400,
+        "field 'api_key' contains a control character (newline, tab, ...)",
+    ),
+    (
+        "ftp URL",
+        "openai",
+        json.dumps({"base_url": "ftp://example.com"}).encode(),
+        400,
+        "field 'base_url' must be an http:// or https:// URL with a host",
+    ),
+    (
+        "URL without host",
+        "openai",
+        json.dumps({"base_url": "http://"}).encode(),
+        400,
+        "field 'base_url' must be an http:// or https:// URL with a host",
+    ),
+    (
+        "not a URL",
+        "ollama",
+        json.dumps({"base_url": SECRET}).encode(),
+        400,
+        "field 'base_url' must be an http:// or https:// URL with a host",
+    ),
+    (
+        "bad port",
+        "groq",
+        json.dumps({"base_url": "http://host:99999"}).encode(),
+        400,
+        "field 'base_url' must be an http:// or https:// URL with a host",
+    ),
+    (
+        "17 KiB",
+        "openai",
+        b'{"api_key": "' + b"x" * (17 * 1024) + b'"}',
+        413,
+        "request body is 17423 bytes; the limit is 16384 bytes",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "status", "message"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+async def test_bad_bodies(
+    jp_fetch: Any, store_path: Path, provider: str, body: bytes, status: int, message: str
+) -> None:
+    response = await fetch(jp_fetch, "PUT", "credentials", provider, body=body)
+    assert (response.code, message_of(response)) == (status, message)
+    assert SECRET.encode() not in response.body
+    assert not store_path.exists()
+
+
+async def test_delete_is_idempotent(jp_fetch: Any, store_path: Path) -> None:
+    response = await fetch(
+        jp_fetch, "PUT", "credentials", "groq", body=json.dumps({"api_key": SECRET})
+    )
+    assert response.code == 204
+    for _ in range(2):
+        response = await fetch(jp_fetch, "DELETE", "credentials", "groq")
+        assert (response.code, response.body) == (204, b"")
+    assert json.loads(store_path.read_text())["providers"] == {}
+    response = await fetch(jp_fetch, "DELETE", "credentials", "nope")
+    assert response.code == 400
+    assert message_of(response).startswith("unknown provider; known providers: openai")
+
+
+@pytest.mark.parametrize("edits_allowed", [False])
+async def test_edits_disabled_answers_403(jp_fetch: Any, store_path: Path) -> None:
+    expected = (
+        "credential edits are disabled on this server (c.DeltaChat.allow_credential_edits = "
+        "False); keys come from the server's environment"
+    )
+    put = await fetch(
+        jp_fetch, "PUT", "credentials", "openai", body=json.dumps({"api_key": SECRET})
+    )
+    delete = await fetch(jp_fetch, "DELETE", "credentials", "openai")
+    assert (put.code, message_of(put)) == (403, expected)
+    assert (delete.code, message_of(delete)) == (403, expected)
+    assert not store_path.exists()
+    listing = await fetch(jp_fetch, "GET", "providers")
+    assert listing.code == 200
+    assert json.loads(listing.body)["editable"] is False
+
+
+async def test_corrupt_store_is_reported_and_left_untouched(
+    jp_fetch: Any, store_path: Path
+) -> None:
+    store_path.parent.mkdir(mode=0o700)
+    corrupt = b'{"version": 1, "providers": {"openai": {"api_key": "' + SECRET.encode()
+    store_path.write_bytes(corrupt)
+    listing = await fetch(jp_fetch, "GET", "providers")
+    put = await fetch(
+        jp_fetch, "PUT", "credentials", "groq", body=json.dumps({"api_key": "k" * 20})
+    )
+    delete = await fetch(jp_fetch, "DELETE", "credentials", "openai")
+    for response in (listing, put, delete):
+        assert response.code == 500
+        assert message_of(response) == (
+            f"the credential store {store_path} is corrupt (invalid JSON: Unterminated string "
+            "starting at: line 1 column 52); fix or remove it"
+        )
+        assert SECRET.encode() not in response.body
+    assert store_path.read_bytes() == corrupt

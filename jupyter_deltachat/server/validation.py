@@ -39,7 +39,7 @@ def parse_credentials(provider: str, body: bytes) -> dict[str, str]:
     except json.JSONDecodeError as error:
         raise InvalidRequest(
             400,
-            f"request body is not valid JSON: {error.msg} at line {error.lineno} "
+            f"request body is not valid JSON: {error.msg}: line {error.lineno} "
             f"column {error.colno}",
         ) from None
     if not isinstance(data, dict):
