@@ -336,8 +336,14 @@ class Reply:
     def _on_clock(self) -> None:
         with self.lock:
             self._clock_armed = False
-            if self._pending and not self._done_event.is_set():
-                self._flush(time.monotonic())
+            if not self._pending or self.finish_reason is not None:
+                return
+            now = time.monotonic()
+            if now >= self._next_due:
+                self._flush(now)
+            else:  # the worker flushed since the clock was armed: wait for the next slot
+                self._clock_armed = True
+                _clock.call_at(self._next_due, self._on_clock)
 
     def _flush(self, now: float) -> None:
         """Send all pending text, one frame per channel run (lock held)."""

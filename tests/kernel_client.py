@@ -48,6 +48,7 @@ class KernelHarness:
             except Exception:  # the client is shutting down
                 return
             kind = msg["msg_type"]
+            msg["received"] = time.monotonic()
             with self._lock:
                 self.iopub.append(msg)
                 if kind == "stream":
@@ -181,7 +182,7 @@ class CommClient:
                 raise TimeoutError(f"no {types or 'event'} on comm within {timeout}s")
             msg = self.inbox.get(timeout=remaining)
             event = msg["content"]["data"]
-            event["_received"] = time.monotonic()
+            event["_received"] = msg["received"]
             if not types or event["type"] in types:
                 return event
             self._held.append(event)
