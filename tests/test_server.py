@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import json
+import logging
 import os
+import queue
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kernel_client import KernelHarness
 
 from jupyter_deltachat import __version__
-from jupyter_deltachat.credentials import ENV_PATH, PROVIDER_SPECS
+from jupyter_deltachat.credentials import ENV_PATH, PROVIDER_SPECS, CredentialStore
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -27,6 +35,15 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "deltachat" / "credentials.json"
     monkeypatch.setenv(ENV_PATH, str(path))  # restored after the test; the server sets it too
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test: nothing logged, at any level, holds a secret used in this module."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for secret in (SECRET, KERNEL_SECRET):
+        assert secret not in caplog.text
 
 
 @pytest.fixture
@@ -400,3 +417,152 @@ async def test_corrupt_store_is_reported_and_left_untouched(
         )
         assert SECRET.encode() not in response.body
     assert store_path.read_bytes() == corrupt
+
+
+class FakeOpenAI(ThreadingHTTPServer):
+    """A local OpenAI-compatible endpoint: records each Authorization header; model "fail"
+    gets a 401 that echoes the key, as real providers' error texts sometimes do."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakeOpenAIHandler)
+        self.authorizations: queue.Queue[str] = queue.Queue()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class FakeOpenAIHandler(BaseHTTPRequestHandler):
+    server: FakeOpenAI
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        authorization = self.headers.get("Authorization", "")
+        self.server.authorizations.put(authorization)
+        if request["model"] == "fail":
+            key = authorization.removeprefix("Bearer ")
+            error = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "auth"}}
+            return self.reply(401, "application/json", json.dumps(error).encode())
+        chunks = [{"role": "assistant", "content": "Hello"}, {"content": " there"}, {}]
+        events = [
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": request["model"],
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": None if delta else "stop"}
+                ],
+            }
+            for delta in chunks
+        ]
+        body = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+        self.reply(200, "text/event-stream", body.encode())
+
+    def reply(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def kernel(store_path: Path, fake_openai: FakeOpenAI) -> Iterator[KernelHarness]:
+    """A kernel started before any key exists, reading the server's store file."""
+    harness = KernelHarness({ENV_PATH: str(store_path)})
+    try:
+        harness.execute(KERNEL_SETUP.format(base_url=fake_openai.base_url), silent=True)
+        yield harness
+    finally:
+        harness.shutdown()
+
+
+KERNEL_SETUP = """
+import openai as _openai
+from jupyter_deltachat.credentials import default_store as _default_store
+from jupyter_deltachat.errors import AuthError as _AuthError
+
+def _dc_chat(model="gpt-4o"):
+    key = _default_store().resolve("openai").get("api_key", "no-key")
+    client = _openai.OpenAI(api_key=key, base_url={base_url!r}, max_retries=0)
+    stream = client.chat.completions.create(
+        model=model, messages=[{{"role": "user", "content": "hi"}}], stream=True
+    )
+    return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+def _dc_failure():
+    try:
+        _dc_chat("fail")
+    except _openai.AuthenticationError as error:
+        key = _default_store().resolve("openai")["api_key"]
+        return key in str(error), _AuthError(str(error)).to_json()["message"]
+"""
+KERNEL_SECRET = "dc-test-not-key-shaped-0123456789-QWERTY"  # no pattern matches it
+
+
+async def in_thread(function: Any, *args: Any) -> Any:
+    """Blocking kernel calls run off the event loop that serves the REST requests (in a
+    fresh context: jupyter_core's run_sync would otherwise find this running loop)."""
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+async def test_key_set_through_rest_reaches_a_running_kernel(
+    jp_fetch: Any, kernel: KernelHarness, fake_openai: FakeOpenAI
+) -> None:
+    assert await in_thread(kernel.evaluate, "_default_store().status('openai')") == "(False, None)"
+
+    response = await fetch(
+        jp_fetch, "PUT", "credentials", "openai", body=json.dumps({"api_key": KERNEL_SECRET})
+    )
+    assert response.code == 204
+
+    assert await in_thread(kernel.evaluate, "_default_store().status('openai')") == (
+        "(True, 'store')"
+    )
+    assert await in_thread(kernel.evaluate, "_dc_chat()") == "'Hello there'"
+    assert fake_openai.authorizations.get(timeout=10) == f"Bearer {KERNEL_SECRET}"
+
+    leaked, message = ast.literal_eval(await in_thread(kernel.evaluate, "_dc_failure()"))
+    assert fake_openai.authorizations.get(timeout=10) == f"Bearer {KERNEL_SECRET}"
+    assert leaked is True  # the SDK's own error text carried the key...
+    assert KERNEL_SECRET not in message  # ...and the protocol error does not
+    assert "Incorrect API key provided: [redacted]." in message
+    assert KERNEL_SECRET not in kernel.stderr_text()
+
+
+class ExplodingStore(CredentialStore):
+    """A store whose write fails with a text holding the key, like a careless library."""
+
+    def update(self, provider: str, changes: Any) -> None:
+        raise RuntimeError(f"could not save {changes['api_key']}")
+
+
+async def test_unexpected_error_is_generic_and_logged_redacted(
+    jp_fetch: Any, jp_serverapp: Any, store_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    jp_serverapp.web_app.settings["jupyter_deltachat_store"] = ExplodingStore(store_path)
+    response = await fetch(
+        jp_fetch, "PUT", "credentials", "openai", body=json.dumps({"api_key": KERNEL_SECRET})
+    )
+    assert (response.code, message_of(response)) == (
+        500,
+        "internal error in jupyter_deltachat; see the server log",
+    )
+    assert "RuntimeError: could not save [redacted]" in caplog.text
