@@ -362,7 +362,8 @@ class ChatMagics(Magics):
     def _ask(self, line: str, cell: str | None) -> None:
         tokens, line_prompt = split_options(line)
         args = parse_argstring(self.chat, shlex.join(tokens))
-        prompt = line_prompt if cell is None else "\n".join(p for p in (line_prompt, cell) if p)
+        body = None if cell is None else cell.lstrip("\n").rstrip()
+        prompt = "\n".join(p for p in (line_prompt, body) if p)
         if not prompt.strip():
             raise ChatError("nothing to send: write a prompt after %chat, or see %chat help")
         if not args.no_interpolate:
@@ -435,6 +436,29 @@ def _assignable(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 
 
+_QUESTION_LINE = re.compile(r"^([ \t]*)%chat([ \t]+\S.*\?)[ \t]*$")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """IPython reads a line ending in ``?`` as a help request, so ``%chat what is this?``
+    would show help on ``this``: such ``%chat`` lines become the magic's call directly."""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    kept = []
+    for line in lines:
+        match = _QUESTION_LINE.match(line.rstrip("\n"))
+        if match is None:
+            kept.append(line)
+            continue
+        ending = "\n" if line.endswith("\n") else ""
+        call = f"get_ipython().run_line_magic('chat', {match[2].strip()!r})"
+        kept.append(f"{match[1]}{call}{ending}")
+    return kept
+
+
 def register_magics(shell: Any, service: ChatService) -> None:
     """Register the ``%chat`` magics on ``shell``, backed by ``service``."""
     shell.register_magics(ChatMagics(shell, service))
+    cleanup = getattr(shell, "input_transformers_cleanup", None)
+    if cleanup is not None and keep_question_marks not in cleanup:
+        cleanup.append(keep_question_marks)
