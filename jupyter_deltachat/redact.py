@@ -9,32 +9,59 @@ from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import quote
 
 MASK = "[redacted]"
 _MIN_SECRET_LENGTH = 8
 
+# Provider keys as their vendors print them; ``*`` because some error texts mask the
+# middle of a key (``sk-proj-abc*****wxyz``) and the ends alone must not leak either.
 _KEY_SHAPES = re.compile(
     r"""
-    sk-ant-[A-Za-z0-9_\-]{8,}          # Anthropic
-    | sk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{16,}  # OpenAI and compatible
-    | gsk_[A-Za-z0-9]{16,}             # Groq
-    | AIza[A-Za-z0-9_\-]{30,}          # Google
-    | (?:AKIA|ASIA)[A-Z0-9]{16}        # AWS access key id
-    | (?<=[Bb]earer\ )[A-Za-z0-9._\-~+/=]{12,}  # any bearer token
-    | (?<=x-api-key:\ )[^\s'",]{8,}
+    (?<![A-Za-z0-9_\-])
+    (?:
+        sk-ant-[A-Za-z0-9_\-*]{8,}                       # Anthropic
+      | sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-*]{16,}  # OpenAI and compatible
+      | gsk_[A-Za-z0-9*]{16,}                          # Groq
+      | AIza[A-Za-z0-9_\-*]{30,}                       # Google
+      | (?:AKIA|ASIA)[A-Z0-9]{16}                      # AWS access key id
+    )
+    | (?<=[Bb]earer\ )[A-Za-z0-9._\-~+/=*]{8,}         # any bearer token
+    | (?<=BEARER\ )[A-Za-z0-9._\-~+/=*]{8,}
     """,
     re.VERBOSE,
 )
+
+# ``name: value`` / ``name=value`` for names that always hold a secret; the value goes.
+_NAMED_SECRETS = re.compile(
+    r"""
+    (?P<name>
+        (?:x-api-key|x-goog-api-key|api[_-]?key|secret[_-]?access[_-]?key
+          |aws[_-]?secret[_-]?access[_-]?key|session[_-]?token|access[_-]?token
+          |client[_-]?secret|password)
+        ["']?\s*[:=]\s*["']?
+    )
+    (?P<value>[^\s"',;&}]{8,})
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+# ``scheme://user:password@host``: the password goes.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<value>[^\s/@]+)(?=@)")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
 def remember_secret(value: str | None) -> None:
-    """Make ``redact`` remove ``value`` from now on (short values are ignored)."""
+    """Make ``redact`` remove ``value`` from now on (short values are ignored).
+
+    Also its URL-encoded form, the way a key appears in a query string of an error text.
+    """
     if value and len(value) >= _MIN_SECRET_LENGTH:
         with _lock:
             _secrets.add(value)
+            _secrets.add(quote(value, safe=""))
 
 
 def redact(text: str) -> str:
@@ -44,4 +71,6 @@ def redact(text: str) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
-    return _KEY_SHAPES.sub(MASK, text)
+    text = _KEY_SHAPES.sub(MASK, text)
+    text = _NAMED_SECRETS.sub(lambda match: match["name"] + MASK, text)
+    return _URL_PASSWORD.sub(lambda match: match["head"] + MASK, text)
