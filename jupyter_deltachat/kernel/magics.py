@@ -190,7 +190,7 @@ def _bundle(text: str, text_format: str) -> dict[str, str]:
     return {"text/markdown": text, "text/plain": text}
 
 
-def _with_mark(content: str, mark: str) -> str:
+def with_mark(content: str, mark: str) -> str:
     """``content`` with a closing note, after closing a code fence left open."""
     if len(_FENCE.findall(content)) % 2:
         content = content.rstrip("\n") + "\n```"
@@ -415,9 +415,9 @@ class ChatMagics(Magics):
                 reply.wait(STOP_TIMEOUT)
         content = reply.message.content
         if reply.finish_reason == "cancelled":
-            final = _with_mark(content, STOPPED_MARK)
+            final = with_mark(content, STOPPED_MARK)
         elif reply.finish_reason == "length":
-            final = _with_mark(content, LENGTH_MARK)
+            final = with_mark(content, LENGTH_MARK)
         else:
             final = content
         handle.update(_bundle(final, text_format), raw=True)
