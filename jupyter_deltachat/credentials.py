@@ -125,8 +125,11 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
 }
 
 
-class CredentialStoreError(Exception):
-    """The store's file is unreadable or corrupt. The message names the path, never content."""
+class CredentialStoreError(ValueError):
+    """The store's file is unreadable or corrupt. The message names the path, never content.
+
+    A ``ValueError`` so that callers guarding "no usable credentials" with one ``except``
+    (like the kernel's model list) treat a broken store as "not configured"."""
 
 
 class UnknownProviderError(ValueError):

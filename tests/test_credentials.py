@@ -276,6 +276,7 @@ def test_corrupt_file_is_a_clear_error_and_never_overwritten(
         assert str(caught.value) == expected
         assert "SECRET" not in str(caught.value)
     assert store.path.read_bytes() == content
+    assert issubclass(CredentialStoreError, ValueError)  # the kernel's model list relies on it
 
 
 def test_unreadable_file_names_the_path(store: CredentialStore) -> None:
