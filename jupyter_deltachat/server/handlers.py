@@ -4,6 +4,7 @@ secret: errors name fields and rules, never values, and pass through ``redact``.
 from __future__ import annotations
 
 import json
+from traceback import format_exception
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -49,11 +50,10 @@ class DeltaChatHandler(APIHandler):
         if isinstance(value, web.HTTPError):
             return super().log_exception(kind, value, traceback)
         self.log.error(
-            "jupyter_deltachat: %s %s failed: %s: %s",
+            "jupyter_deltachat: %s %s failed\n%s",
             self.request.method,
             self.request.path,
-            kind.__name__ if kind else "error",
-            redact(str(value)),
+            redact("".join(format_exception(kind, value, traceback))),
         )
 
 
