@@ -373,3 +373,25 @@ def test_extract_code_prefers_python() -> None:
     assert extract_code("a\n```sh\nls\n```\n```py\nx = 1\n```\n") == "x = 1"
     assert extract_code("a\n```sh\nls\n```\n") == "ls"
     assert extract_code("  x = 1\n") == "x = 1"
+
+
+@pytest.mark.parametrize("name", ["magics", "widget"])
+def test_example_notebook_runs_offline(name: str, tmp_path: Path) -> None:
+    nb = nbformat.read(ROOT / "examples" / f"{name}.ipynb", as_version=4)
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    client.execute(env=kernel_env(tmp_path))
+    sources = {cell.source: cell for cell in nb.cells if cell.cell_type == "code"}
+    if name == "magics":
+        interpolated = sources[
+            "scores = [3, 1, 2]\n%chat first {scores[0]} of {scores} in {{braces}}"
+        ]
+        assert interpolated.outputs[0]["data"] == markdown("{braces} in 2] 1, [3, of 3 first ")
+        assert sources["answer"].outputs[0]["data"] == {"text/plain": "'one two three '"}
+    else:
+        listing = sources["[(m.role, m.content) for m in chat.value]"].outputs[0]["data"]
+        assert listing == {
+            "text/plain": "[('system', 'Be brief.'),\n ('user', 'streams into the widget above'),\n"
+            " ('assistant', 'streams into the widget above ')]"
+        }

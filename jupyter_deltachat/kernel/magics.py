@@ -297,7 +297,7 @@ class ChatMagics(Magics):
     # -- subcommands -------------------------------------------------------------------
 
     def _help(self, _rest: list[str]) -> None:
-        print(self.chat.__doc__)
+        print((self.chat.__doc__ or "").removeprefix("::\n\n").rstrip())
 
     def _models(self, _rest: list[str]) -> None:
         registry = self.service.registry
