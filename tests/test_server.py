@@ -47,15 +47,23 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
+def config_section() -> str:
+    return "DeltaChat"
+
+
+@pytest.fixture
 def edits_allowed() -> bool:
     return True
 
 
 @pytest.fixture
-def jp_server_config(store_path: Path, edits_allowed: bool) -> dict[str, Any]:
+def jp_server_config(store_path: Path, edits_allowed: bool, config_section: str) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_deltachat": True}},
-        "DeltaChat": {"credentials_path": str(store_path), "allow_credential_edits": edits_allowed},
+        config_section: {
+            "credentials_path": str(store_path),
+            "allow_credential_edits": edits_allowed,
+        },
     }
 
 
@@ -96,6 +104,51 @@ async def test_no_token_is_403(jp_fetch: Any, method: str, parts: tuple[str, ...
     response = await fetch(jp_fetch, method, *parts, body=body, headers={"Authorization": ""})
     assert response.code == 403
     assert SECRET.encode() not in response.body
+
+
+async def test_browser_requests_need_the_xsrf_token(
+    jp_fetch: Any, jp_serverapp: Any, store_path: Path
+) -> None:
+    """A cookie-authenticated PUT (what a browser sends) without the XSRF token is refused."""
+    token = jp_serverapp.identity_provider.token
+    login = await jp_fetch(
+        "tree",
+        params={"token": token},
+        headers={"Authorization": ""},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    cookies = {
+        cookie.split("=", 1)[0]: cookie.split(";", 1)[0]
+        for cookie in login.headers.get_list("Set-Cookie")
+    }
+    xsrf_value = cookies["_xsrf"].split("=", 1)[1]
+    login_cookies = "; ".join(value for name, value in cookies.items() if name != "_xsrf")
+    body = json.dumps({"api_key": SECRET})
+    without = await fetch(
+        jp_fetch,
+        "PUT",
+        "credentials",
+        "openai",
+        body=body,
+        headers={"Authorization": "", "Cookie": login_cookies},
+    )
+    assert without.code == 403
+    assert not store_path.exists()
+    with_token = await fetch(
+        jp_fetch,
+        "PUT",
+        "credentials",
+        "openai",
+        body=body,
+        headers={
+            "Authorization": "",
+            "Cookie": f"{login_cookies}; {cookies['_xsrf']}",
+            "X-XSRFToken": xsrf_value,
+        },
+    )
+    assert with_token.code == 204
+    assert json.loads(store_path.read_text())["providers"]["openai"]["api_key"] == SECRET
 
 
 async def test_providers_lists_every_provider_unconfigured(jp_fetch: Any) -> None:
@@ -380,6 +433,7 @@ async def test_delete_is_idempotent(jp_fetch: Any, store_path: Path) -> None:
     assert message_of(response).startswith("unknown provider; known providers: openai")
 
 
+@pytest.mark.parametrize("config_section", ["DeltaChat", "DeltaChatApp"])
 @pytest.mark.parametrize("edits_allowed", [False])
 async def test_edits_disabled_answers_403(jp_fetch: Any, store_path: Path) -> None:
     expected = (
