@@ -1,0 +1,99 @@
+"""OpenAI through its Responses API, which the ``openai`` SDK treats as its primary one
+(reasoning summaries stream as their own events); ``api="chat"`` uses chat completions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from ..errors import ProviderError
+from ..types import ChatConfig, Message, Reasoning
+from .base import Delta, StreamState, conversation, data_url, split_attachments
+from .openai_compatible import ChatCompletionsModel, OpenAIChatModel
+
+_REASONING_EVENTS = frozenset(
+    {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
+)
+
+
+class OpenAIResponsesModel(ChatCompletionsModel):
+    """``responses.create(stream=True)``; ``store=False`` unless given, since every call
+    sends the whole conversation anyway."""
+
+    provider = "openai"
+    credentials_id = "openai"
+    label = "OpenAI"
+    final_event = "response.completed"
+    placeholder_key = None
+
+    def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
+        items = [
+            {"role": message.role, "content": self.input_content(message)}
+            for message in conversation(messages)
+        ]
+        request: dict[str, Any] = {"model": self.model, "input": items, "stream": True}
+        system = self.system_text(messages)
+        if system:
+            request["instructions"] = system
+        request["store"] = False
+        names = {"max_tokens": "max_output_tokens", "temperature": "temperature", "top_p": "top_p"}
+        return request | self.options(config, names)
+
+    def input_content(self, message: Message) -> str | list[dict[str, Any]]:
+        if not message.attachments:
+            return message.content
+        texts, images = split_attachments(message, self.provider, self.label)
+        parts: list[dict[str, Any]] = [
+            {"type": "input_text", "text": text} for text in [message.content, *texts] if text
+        ]
+        parts += [{"type": "input_image", "image_url": data_url(image)} for image in images]
+        return parts
+
+    def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
+        return client.responses.create(**request)
+
+    def read_chunk(self, event: Any, state: StreamState) -> Iterable[Delta]:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            yield event.delta
+        elif kind in _REASONING_EVENTS:
+            yield Reasoning(event.delta)
+        elif kind in ("response.completed", "response.incomplete"):
+            response = event.response
+            if response.usage is not None:
+                state.input_tokens = response.usage.input_tokens
+                state.output_tokens = response.usage.output_tokens
+            details = response.incomplete_details
+            if kind == "response.incomplete" and details is not None:
+                if details.reason != "max_output_tokens":
+                    raise ProviderError(
+                        f"OpenAI left the reply incomplete ({details.reason})",
+                        provider=self.provider,
+                    )
+                state.finish = "length"
+            state.complete = True
+        elif kind == "error":
+            raise ProviderError(f"OpenAI stream error: {event.message}", provider=self.provider)
+        elif kind == "response.failed":
+            error = event.response.error
+            message = error.message if error is not None else "the response failed"
+            raise ProviderError(f"OpenAI stream error: {message}", provider=self.provider)
+
+
+def openai(
+    model: str,
+    system_message: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    api: Literal["responses", "chat"] = "responses",
+    **params: Any,
+) -> ChatCompletionsModel:
+    """An OpenAI model (or Azure OpenAI, by its ``/openai/v1/`` ``base_url``).
+
+    ``params`` go into every request (``reasoning={"summary": "auto"}``...); the chat's
+    config overrides the ones it sets.
+    """
+    cls = OpenAIResponsesModel if api == "responses" else OpenAIChatModel
+    credentials = {"api_key": api_key, "base_url": base_url}
+    return cls(model, system_message, credentials=credentials, **params)

@@ -1,0 +1,155 @@
+"""Chat completions streaming through the ``openai`` SDK: any OpenAI-compatible server
+(Ollama, vLLM, LM Studio, Azure), and OpenAI itself with ``api="chat"``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..types import ChatConfig, Message, Reasoning
+from .base import (
+    Delta,
+    ProviderModel,
+    StreamState,
+    capture_socket,
+    conversation,
+    data_url,
+    split_attachments,
+)
+
+CHAT_CONFIG_NAMES = {
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+}
+
+
+class ChatCompletionsModel(ProviderModel):
+    """``chat.completions.create(stream=True)``; reasoning from ``reasoning_content``
+    (vLLM, DeepSeek) or ``reasoning`` (Ollama, Groq) deltas."""
+
+    provider = "openai_compatible"
+    credentials_id = None
+    label = "OpenAI-compatible server"
+    package = "openai"
+    pip_name = "openai"
+    extra = "openai"
+    final_event = "a choice with finish_reason"
+    config_names = CHAT_CONFIG_NAMES
+    key_env = "OPENAI_API_KEY"
+    placeholder_key: str | None = "not-needed"
+
+    def make_client(self, credentials: dict[str, str]) -> Any:
+        import openai
+
+        key = credentials.get("api_key") or self.placeholder_key
+        if key is None:
+            key = self.require_key(credentials, self.key_env)
+        return openai.OpenAI(
+            api_key=key,
+            base_url=credentials.get("base_url") or None,
+            max_retries=self.max_retries,
+            http_client=openai.DefaultHttpxClient(event_hooks={"response": [capture_socket]}),
+        )
+
+    def transport_errors(self) -> tuple[type[BaseException], ...]:
+        import httpx2
+        import openai
+
+        return (openai.APIConnectionError, httpx2.TransportError)
+
+    def sdk_errors(self) -> tuple[type[BaseException], ...]:
+        import openai
+
+        return (openai.OpenAIError,)
+
+    def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
+        chat: list[dict[str, Any]] = []
+        system = self.system_text(messages)
+        if system:
+            chat.append({"role": "system", "content": system})
+        for message in conversation(messages):
+            chat.append({"role": message.role, "content": self.content(message)})
+        request = {"model": self.model, "messages": chat, "stream": True}
+        request |= self.stream_options()
+        return request | self.options(config, self.config_names)
+
+    def stream_options(self) -> dict[str, Any]:
+        return {"stream_options": {"include_usage": True}}
+
+    def content(self, message: Message) -> str | list[dict[str, Any]]:
+        if not message.attachments:
+            return message.content
+        texts, images = split_attachments(message, self.provider, self.label)
+        parts: list[dict[str, Any]] = [
+            {"type": "text", "text": text} for text in [message.content, *texts] if text
+        ]
+        parts += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
+        return parts
+
+    def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
+        return client.chat.completions.create(**request)
+
+    def read_chunk(self, chunk: Any, state: StreamState) -> Iterable[Delta]:
+        usage = chunk.usage or getattr(getattr(chunk, "x_groq", None), "usage", None)
+        if usage is not None:
+            state.input_tokens = usage.prompt_tokens
+            state.output_tokens = usage.completion_tokens
+        for choice in chunk.choices:
+            delta = choice.delta
+            reasoning = getattr(delta, "reasoning_content", None) or getattr(
+                delta, "reasoning", None
+            )
+            if reasoning:
+                yield Reasoning(reasoning)
+            if delta.content:
+                yield delta.content
+            if choice.finish_reason:
+                state.complete = True
+                state.finish = "length" if choice.finish_reason == "length" else "stop"
+
+
+class OpenAIChatModel(ChatCompletionsModel):
+    """OpenAI's own chat completions (``openai(model, api="chat")``): key required."""
+
+    provider = "openai"
+    credentials_id = "openai"
+    label = "OpenAI"
+    placeholder_key = None
+    config_names = CHAT_CONFIG_NAMES | {"max_tokens": "max_completion_tokens"}
+
+
+class OllamaModel(ChatCompletionsModel):
+    """Ollama's OpenAI-compatible endpoint; the base URL comes from the credential store
+    (``OLLAMA_BASE_URL``, default ``http://localhost:11434/v1``); no key."""
+
+    provider = "ollama"
+    credentials_id = "ollama"
+    label = "Ollama"
+
+
+def openai_compatible(
+    model: str,
+    system_message: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    **params: Any,
+) -> ChatCompletionsModel:
+    """A model on any OpenAI-compatible server (vLLM, LM Studio, llama.cpp, Azure...)."""
+    if not base_url:
+        raise ValueError("openai_compatible needs the server's base_url, e.g. http://host:8000/v1")
+    return ChatCompletionsModel(
+        model, system_message, credentials={"base_url": base_url, "api_key": api_key}, **params
+    )
+
+
+def ollama(
+    model: str,
+    system_message: str | None = None,
+    base_url: str | None = None,
+    **params: Any,
+) -> OllamaModel:
+    """A model served by Ollama (default ``http://localhost:11434/v1``)."""
+    return OllamaModel(model, system_message, credentials={"base_url": base_url}, **params)

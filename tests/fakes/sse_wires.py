@@ -1,0 +1,269 @@
+"""The SSE wire formats: OpenAI chat completions and Responses, Groq, Anthropic, Google.
+
+Each event is one body chunk, shaped as the provider's documented stream events.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .script import Script
+from .server import Plan
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Plan:
+    return Plan(status=status, body=json.dumps(body).encode(), headers=headers or {})
+
+
+class OpenAIChatWire:
+    """``/v1/chat/completions`` with ``stream=True``; reasoning as ``reasoning_content``."""
+
+    reasoning_field = "reasoning_content"
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        body = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "fake-model",
+            "choices": [choice],
+            **extra,
+        }
+        return sse(body)
+
+    def _usage(self, script: Script) -> dict[str, int]:
+        total = script.input_tokens + script.output_tokens
+        return {
+            "prompt_tokens": script.input_tokens,
+            "completion_tokens": script.output_tokens,
+            "total_tokens": total,
+        }
+
+    def final_chunks(self, script: Script) -> list[bytes]:
+        finish = "length" if script.finish == "length" else "stop"
+        usage_chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "fake-model",
+            "choices": [],
+            "usage": self._usage(script),
+        }
+        return [self._chunk({}, finish), sse(usage_chunk), sse("[DONE]")]
+
+    def error_event(self, message: str) -> bytes:
+        return sse({"error": {"message": message, "type": "server_error", "code": None}})
+
+    def stream(self, script: Script) -> Plan:
+        chunks = [self._chunk({"role": "assistant", "content": ""})]
+        chunks += [self._chunk({self.reasoning_field: text}) for text in script.reasoning]
+        for count, text in enumerate(script.content):
+            if count == script.error_after:
+                return Plan(chunks + [self.error_event(script.error_message)])
+            chunks.append(self._chunk({"content": text}))
+        if script.error_after == len(script.content):
+            return Plan(chunks + [self.error_event(script.error_message)])
+        return Plan(chunks + (self.final_chunks(script) if script.final else []))
+
+    def http_error(self, status: int, message: str) -> Plan:
+        return _json_error(
+            status, {"error": {"message": message, "type": "invalid_request_error", "code": None}}
+        )
+
+
+class GroqWire(OpenAIChatWire):
+    """Groq's OpenAI-compatible stream: reasoning as ``reasoning``, usage in ``x_groq``."""
+
+    reasoning_field = "reasoning"
+
+    def final_chunks(self, script: Script) -> list[bytes]:
+        finish = "length" if script.finish == "length" else "stop"
+        x_groq = {"id": "req_fake", "usage": self._usage(script)}
+        return [self._chunk({}, finish, x_groq=x_groq), sse("[DONE]")]
+
+
+class OpenAIResponsesWire:
+    """``/v1/responses`` with ``stream=True``: typed events with ``event:`` lines."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        self._seq += 1
+        return sse({"type": kind, "sequence_number": self._seq, **fields}, event=kind)
+
+    def _response(self, status: str, script: Script | None = None) -> dict[str, Any]:
+        response: dict[str, Any] = {
+            "id": "resp_fake",
+            "object": "response",
+            "created_at": 1700000000,
+            "model": "fake-model",
+            "status": status,
+            "output": [],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+        if script is not None:
+            response["usage"] = {
+                "input_tokens": script.input_tokens,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": script.output_tokens,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": script.input_tokens + script.output_tokens,
+            }
+        if status == "incomplete":
+            response["incomplete_details"] = {"reason": "max_output_tokens"}
+        return response
+
+    def stream(self, script: Script) -> Plan:
+        self._seq = 0
+        chunks = [self._event("response.created", response=self._response("in_progress"))]
+        for text in script.reasoning:
+            chunks.append(
+                self._event(
+                    "response.reasoning_summary_text.delta",
+                    item_id="rs_1",
+                    output_index=0,
+                    summary_index=0,
+                    delta=text,
+                )
+            )
+        for count, text in enumerate([*script.content, None]):
+            if count == script.error_after:
+                error = self._event(
+                    "error", code="server_error", message=script.error_message, param=None
+                )
+                return Plan(chunks + [error])
+            if text is not None:
+                chunks.append(
+                    self._event(
+                        "response.output_text.delta",
+                        item_id="msg_1",
+                        output_index=1,
+                        content_index=0,
+                        delta=text,
+                        logprobs=[],
+                    )
+                )
+        if script.final:
+            kind, status = (
+                ("response.incomplete", "incomplete")
+                if script.finish == "length"
+                else ("response.completed", "completed")
+            )
+            chunks.append(self._event(kind, response=self._response(status, script)))
+        return Plan(chunks)
+
+    def http_error(self, status: int, message: str) -> Plan:
+        return OpenAIChatWire().http_error(status, message)
+
+
+class AnthropicWire:
+    """``/v1/messages`` with ``stream=True``: every event has its ``event:`` line."""
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        return sse({"type": kind, **fields}, event=kind)
+
+    def _block(self, index: int, kind: str, deltas: list[str]) -> list[bytes]:
+        start = {"type": kind, kind: ""} | ({"signature": ""} if kind == "thinking" else {})
+        delta_kind = "thinking_delta" if kind == "thinking" else "text_delta"
+        return [
+            self._event("content_block_start", index=index, content_block=start),
+            *(
+                self._event(
+                    "content_block_delta", index=index, delta={"type": delta_kind, kind: text}
+                )
+                for text in deltas
+            ),
+        ]
+
+    def stream(self, script: Script) -> Plan:
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": "fake-model",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": script.input_tokens, "output_tokens": 1},
+        }
+        chunks = [self._event("message_start", message=message)]
+        index = 0
+        if script.reasoning:
+            chunks += self._block(0, "thinking", script.reasoning)
+            chunks.append(self._event("content_block_stop", index=0))
+            index = 1
+        text_chunks = self._block(index, "text", script.content)
+        if script.error_after is not None:
+            error = self._event(
+                "error", error={"type": "overloaded_error", "message": script.error_message}
+            )
+            return Plan(chunks + text_chunks[: script.error_after + 1] + [error])
+        chunks += text_chunks + [self._event("content_block_stop", index=index)]
+        stop_reason = "max_tokens" if script.finish == "length" else "end_turn"
+        chunks.append(
+            self._event(
+                "message_delta",
+                delta={"stop_reason": stop_reason, "stop_sequence": None},
+                usage={"output_tokens": script.output_tokens},
+            )
+        )
+        if script.final:
+            chunks.append(self._event("message_stop"))
+        return Plan(chunks)
+
+    def http_error(self, status: int, message: str) -> Plan:
+        kinds = {401: "authentication_error", 429: "rate_limit_error", 500: "api_error"}
+        error = {"type": kinds.get(status, "invalid_request_error"), "message": message}
+        return _json_error(status, {"type": "error", "error": error})
+
+
+class GoogleWire:
+    """``:streamGenerateContent?alt=sse``: each event a GenerateContentResponse."""
+
+    def _chunk(self, part: dict[str, Any] | None, script: Script, last: bool = False) -> bytes:
+        candidate: dict[str, Any] = {
+            "content": {"parts": [part] if part else [], "role": "model"},
+            "index": 0,
+        }
+        if last:
+            candidate["finishReason"] = "MAX_TOKENS" if script.finish == "length" else "STOP"
+        usage = {"promptTokenCount": script.input_tokens}
+        if last:
+            usage |= {
+                "candidatesTokenCount": script.output_tokens,
+                "totalTokenCount": script.input_tokens + script.output_tokens,
+            }
+        body = {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": "fake-model",
+            "responseId": "fake",
+        }
+        return f"data: {json.dumps(body)}\r\n\r\n".encode()
+
+    def stream(self, script: Script) -> Plan:
+        chunks = [self._chunk({"text": text, "thought": True}, script) for text in script.reasoning]
+        for count, text in enumerate(script.content):
+            if count == script.error_after:
+                error = {"error": {"code": 500, "message": script.error_message}}
+                return Plan(chunks + [f"data: {json.dumps(error)}\r\n\r\n".encode()])
+            chunks.append(self._chunk({"text": text}, script))
+        if script.final:
+            chunks.append(self._chunk(None, script, last=True))
+        return Plan(chunks)
+
+    def http_error(self, status: int, message: str) -> Plan:
+        names = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+        error = {"code": status, "message": message, "status": names.get(status, "UNKNOWN")}
+        return _json_error(status, {"error": error})
