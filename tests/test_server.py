@@ -497,6 +497,8 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
             key = authorization.removeprefix("Bearer ")
             error = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "auth"}}
             return self.reply(401, "application/json", json.dumps(error).encode())
+        if self.path.endswith("/responses"):
+            return self.reply(200, "text/event-stream", responses_stream(request["model"]))
         chunks = [{"role": "assistant", "content": "Hello"}, {"content": " there"}, {}]
         events = [
             {
@@ -522,6 +524,44 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def responses_stream(model: str) -> bytes:
+    """The Responses API's SSE events for the reply "Hello there"."""
+    response = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 0,
+        "status": "completed",
+        "model": model,
+        "output": [],
+        "error": None,
+        "incomplete_details": None,
+        "usage": {
+            "input_tokens": 1,
+            "output_tokens": 2,
+            "total_tokens": 3,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+    events = [{"type": "response.created", "response": response | {"status": "in_progress"}}]
+    events += [
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": text,
+            "logprobs": [],
+        }
+        for text in ("Hello", " there")
+    ]
+    events.append({"type": "response.completed", "response": response})
+    return "".join(
+        f"event: {event['type']}\ndata: {json.dumps(event | {'sequence_number': number})}\n\n"
+        for number, event in enumerate(events)
+    ).encode()
 
 
 @pytest.fixture
@@ -620,3 +660,41 @@ async def test_unexpected_error_is_generic_and_logged_redacted(
         "internal error in jupyter_deltachat; see the server log",
     )
     assert "RuntimeError: could not save [redacted]" in caplog.text
+
+
+BUILT_IN_MODEL_CALL = """
+import jupyter_deltachat as _jd
+from jupyter_deltachat.errors import DeltaChatError as _DeltaChatError
+
+def _dc_builtin(model_id):
+    model = _jd.resolve(model_id)
+    try:
+        deltas = model([_jd.Message("user", "hi")], _jd.ChatConfig())
+        return "".join(delta for delta in deltas if isinstance(delta, str))
+    except _DeltaChatError as error:
+        return error.to_json()
+"""
+
+
+async def test_built_in_openai_model_uses_key_and_url_set_through_rest(
+    jp_fetch: Any, kernel: KernelHarness, fake_openai: FakeOpenAI
+) -> None:
+    """The same read path through ``jupyter_deltachat.resolve("openai:...")``."""
+    available = (
+        "'openai' in __import__('jupyter_deltachat.models.catalog').models.catalog.PROVIDERS"
+    )
+    if await in_thread(kernel.evaluate, available) != "True":
+        pytest.skip("the built-in openai provider is not in the catalog yet")
+    await in_thread(kernel.execute, BUILT_IN_MODEL_CALL)
+    body = {"api_key": KERNEL_SECRET, "base_url": fake_openai.base_url}
+    response = await fetch(jp_fetch, "PUT", "credentials", "openai", body=json.dumps(body))
+    assert response.code == 204
+
+    assert await in_thread(kernel.evaluate, "_dc_builtin('openai:gpt-4o')") == "'Hello there'"
+    assert fake_openai.authorizations.get(timeout=10) == f"Bearer {KERNEL_SECRET}"
+
+    error = ast.literal_eval(await in_thread(kernel.evaluate, "_dc_builtin('openai:fail')"))
+    assert fake_openai.authorizations.get(timeout=10) == f"Bearer {KERNEL_SECRET}"
+    assert (error["code"], error["status"]) == ("auth", 401)
+    assert KERNEL_SECRET not in repr(error)
+    assert KERNEL_SECRET not in kernel.stderr_text()
