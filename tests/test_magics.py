@@ -18,10 +18,11 @@ from kernel_client import CommClient, KernelHarness
 from nbclient import NotebookClient
 
 from jupyter_deltachat.kernel.magics import LENGTH_MARK, STOPPED_MARK, extract_code, split_options
+from jupyter_deltachat.models.catalog import PROVIDERS
 from jupyter_deltachat.models.demo import WELCOME
 
 ROOT = Path(__file__).resolve().parent.parent
-PROVIDERS = ("OPENAI", "ANTHROPIC", "GEMINI", "GOOGLE", "GROQ", "AWS")
+PROVIDER_ENV_PREFIXES = ("OPENAI", "ANTHROPIC", "GEMINI", "GOOGLE", "GROQ", "AWS", "OLLAMA")
 
 MODELS = """
 import jupyter_deltachat as dc
@@ -118,7 +119,7 @@ class RecordingClient(NotebookClient):
 
 
 def kernel_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDERS)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV_PREFIXES)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["JUPYTER_DELTACHAT_CREDENTIALS"] = str(tmp / "credentials.json")
     return env
@@ -271,7 +272,11 @@ def test_models_table(run: Run) -> None:
         "| broken | kernel | yes |",
         "| slow | kernel | yes |",
     ]
-    assert all(re.fullmatch(r"\| [\w.:-]+ \| \w+ \| no \|", line) for line in lines[8:]), lines
+    assert lines[8:] == [
+        f"| {provider}:{model} | {provider} | no |"
+        for provider, entry in PROVIDERS.items()
+        for model in entry.default_models
+    ]
     plain = [re.split(r"\s{2,}", row) for row in data["text/plain"].split("\n")]
     assert plain[:3] == [
         ["id", "provider", "configured"],

@@ -413,6 +413,12 @@ class ChatMagics(Magics):
             self.service.stop(chat_id, reply.message.id)
             with contextlib.suppress(KeyboardInterrupt):
                 reply.wait(STOP_TIMEOUT)
+        if not reply.finished:
+            partial = with_mark(reply.sent_text()[0], "*⏹ stopping…*")
+            handle.update(_bundle(partial, text_format), raw=True)
+            raise ChatError(
+                f"the model has not returned yet; its reply in chat {chat_id!r} ends when it does"
+            )
         content = reply.message.content
         if reply.finish_reason == "cancelled":
             final = with_mark(content, STOPPED_MARK)
