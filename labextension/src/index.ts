@@ -3,21 +3,109 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Widget } from '@lumino/widgets';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ChatKernels } from './kernels';
+import { openKeysDialog } from './keys';
+import { ChatPanel, IPanelSettings, PANEL_ID } from './panel';
+
+const PLUGIN_ID = 'jupyter-deltachat:plugin';
+const VERSION = '0.1.0';
+
+namespace CommandIDs {
+  export const open = 'deltachat:open';
+  export const newChat = 'deltachat:new-chat';
+  export const stop = 'deltachat:stop';
+  export const focusInput = 'deltachat:focus-input';
+  export const keys = 'deltachat:keys';
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-deltachat:plugin',
-  description: 'A sidebar chat with language models running in the kernel.',
+  id: PLUGIN_ID,
+  description: 'A sidebar chat with language models that run in the kernel.',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const panel = new Widget();
-    panel.id = 'jupyter-deltachat-panel';
-    panel.title.caption = 'Chat';
+  requires: [IRenderMimeRegistry],
+  optional: [INotebookTracker, ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    notebooks: INotebookTracker | null,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    const panel = new ChatPanel({
+      rendermime,
+      client: `jupyterlab-deltachat/${VERSION}`,
+      openKeys: provider => void openKeysDialog(provider),
+      insertCode: code => {
+        const notebook = notebooks?.currentWidget;
+        if (!notebook) {
+          return;
+        }
+        NotebookActions.insertBelow(notebook.content);
+        notebook.content.activeCell?.model.sharedModel.setSource(code);
+        app.shell.activateById(notebook.id);
+      }
+    });
     panel.title.label = 'Chat';
-    panel.addClass('jp-DeltaChat');
     app.shell.add(panel, 'right', { rank: 500 });
-    restorer?.add(panel, 'jupyter-deltachat-panel');
+    restorer?.add(panel, PANEL_ID);
+
+    const kernels = new ChatKernels(app.serviceManager, notebooks, panel);
+    panel.disposed.connect(() => kernels.dispose());
+
+    const { commands } = app;
+    const show = () => {
+      app.shell.activateById(PANEL_ID);
+      kernels.ensure();
+    };
+    commands.addCommand(CommandIDs.open, {
+      label: 'Open Chat',
+      caption: 'Open the chat with language models',
+      execute: show
+    });
+    commands.addCommand(CommandIDs.newChat, {
+      label: 'New Chat',
+      execute: () => {
+        show();
+        panel.newChat();
+      }
+    });
+    commands.addCommand(CommandIDs.stop, {
+      label: 'Stop Chat Reply',
+      execute: () => panel.stop()
+    });
+    commands.addCommand(CommandIDs.focusInput, {
+      label: 'Focus Chat Input',
+      execute: () => {
+        show();
+        panel.focusInput();
+      }
+    });
+    commands.addCommand(CommandIDs.keys, {
+      label: 'Chat API Keys…',
+      execute: () => void openKeysDialog()
+    });
+    for (const command of Object.values(CommandIDs)) {
+      palette?.addItem({ command, category: 'Chat' });
+    }
+
+    if (settingRegistry) {
+      void settingRegistry.load(PLUGIN_ID).then(settings => {
+        const apply = () => {
+          panel.settings = {
+            defaultModel: settings.get('defaultModel').composite as string,
+            sendKey: settings.get('sendKey').composite as IPanelSettings['sendKey'],
+            minRenderIntervalMs: settings.get('frameIntervalMs').composite as number
+          };
+        };
+        apply();
+        settings.changed.connect(apply);
+      });
+    }
   }
 };
 

@@ -1,0 +1,163 @@
+import { ISignal, Signal } from '@lumino/signaling';
+import {
+  codePointLength,
+  IErrorInfo,
+  IMessage,
+  ISnapshot,
+  KernelEvent
+} from './protocol';
+
+/** A message as the panel holds it: the protocol's shape plus stream bookkeeping. */
+export interface IChatMessage extends IMessage {
+  streaming: boolean;
+  seq: number;
+}
+
+export type ChatChange =
+  | { kind: 'reset' }
+  | { kind: 'added'; message: IChatMessage }
+  | { kind: 'updated'; message: IChatMessage };
+
+/**
+ * One conversation as the kernel told it. Applies protocol events in order; answers
+ * `false` from `apply` when a frame does not follow on (a gap, an unknown message, or a
+ * `done.length` that disagrees), and then the owner sends `sync` and waits for the snapshot.
+ */
+export class ChatState {
+  constructor(readonly chatId: string) {}
+
+  get messages(): readonly IChatMessage[] {
+    return this._messages;
+  }
+  get changed(): ISignal<this, ChatChange> {
+    return this._changed;
+  }
+  get streamingMessage(): IChatMessage | null {
+    return this._messages.find(m => m.streaming) ?? null;
+  }
+  get lastAssistant(): IChatMessage | null {
+    for (let i = this._messages.length - 1; i >= 0; i--) {
+      if (this._messages[i].role === 'assistant') {
+        return this._messages[i];
+      }
+    }
+    return null;
+  }
+  get resyncing(): boolean {
+    return this._resyncing;
+  }
+
+  /** Apply one event about this chat; false means "out of step: sync now". */
+  apply(event: KernelEvent): boolean {
+    switch (event.type) {
+      case 'snapshot':
+        this._reset(event);
+        return true;
+      case 'message':
+        this._upsert({ ...event.message, streaming: false, seq: 0 });
+        return true;
+      case 'start':
+        if (this._resyncing) {
+          return true;
+        }
+        this._upsert({
+          id: event.message_id,
+          role: 'assistant',
+          content: '',
+          model: event.model,
+          streaming: true,
+          seq: 0
+        });
+        return true;
+      case 'delta': {
+        if (this._resyncing) {
+          return true;
+        }
+        const message = this._find(event.message_id);
+        if (!message || event.seq !== message.seq + 1) {
+          return this._outOfStep();
+        }
+        message.seq = event.seq;
+        if (event.channel === 'reasoning') {
+          message.reasoning = (message.reasoning ?? '') + event.text;
+        } else {
+          message.content += event.text;
+        }
+        this._changed.emit({ kind: 'updated', message });
+        return true;
+      }
+      case 'done': {
+        if (this._resyncing) {
+          return true;
+        }
+        const message = this._find(event.message_id);
+        if (
+          !message ||
+          event.seq !== message.seq ||
+          codePointLength(message.content) !== event.length
+        ) {
+          return this._outOfStep();
+        }
+        message.streaming = false;
+        message.finish_reason = event.finish_reason;
+        this._changed.emit({ kind: 'updated', message });
+        return true;
+      }
+      case 'error': {
+        const message = event.message_id ? this._find(event.message_id) : null;
+        if (message) {
+          message.error = event.error;
+          this._changed.emit({ kind: 'updated', message });
+        }
+        return true;
+      }
+      default:
+        return true;
+    }
+  }
+
+  /** Mark that a `sync` went out: frames are ignored until its snapshot arrives. */
+  beginResync(): void {
+    this._resyncing = true;
+  }
+
+  /** An error that answered a request (busy, unknown model...) and belongs to no message. */
+  static describe(error: IErrorInfo): string {
+    const where = error.provider ? ` (${error.provider})` : '';
+    return `${error.message}${where}`;
+  }
+
+  private _outOfStep(): boolean {
+    this._resyncing = true;
+    return false;
+  }
+
+  private _reset(snapshot: ISnapshot): void {
+    this._resyncing = false;
+    this._messages = snapshot.messages.map(m => ({
+      ...m,
+      streaming: snapshot.streaming?.message_id === m.id,
+      seq: snapshot.streaming?.message_id === m.id ? snapshot.streaming.seq : 0
+    }));
+    this._changed.emit({ kind: 'reset' });
+  }
+
+  private _upsert(message: IChatMessage): void {
+    const index = this._messages.findIndex(m => m.id === message.id);
+    if (index >= 0) {
+      this._messages[index] = message;
+      this._changed.emit({ kind: 'updated', message });
+    } else {
+      this._messages.push(message);
+      this._changed.emit({ kind: 'added', message });
+    }
+  }
+
+  private _find(id: string): IChatMessage | undefined {
+    return this._messages.find(m => m.id === id);
+  }
+
+  private _messages: IChatMessage[] = [];
+  private _resyncing = false;
+  private _changed = new Signal<this, ChatChange>(this);
+}

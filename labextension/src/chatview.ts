@@ -1,0 +1,119 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ChatChange, ChatState } from './chatstate';
+import { IMessageActions, MessageView, button } from './messageview';
+import { RenderMode } from './render';
+
+/** How close to the bottom (px) still counts as "following the stream". */
+const FOLLOW_SLACK = 40;
+
+/**
+ * The scrolling list of messages of one chat. Follows the stream while the user is at the
+ * bottom; once they scroll up it stays put and offers "Jump to latest".
+ */
+export class ChatView {
+  constructor(
+    private readonly _rendermime: IRenderMimeRegistry,
+    private readonly _actions: IMessageActions,
+    private readonly _mode: RenderMode = 'incremental'
+  ) {
+    this.node = document.createElement('div');
+    this.node.className = 'jp-DeltaChat-view';
+    this._list = document.createElement('div');
+    this._list.className = 'jp-DeltaChat-messages';
+    this._list.setAttribute('role', 'log');
+    this._list.setAttribute('aria-label', 'Messages');
+    this._list.addEventListener('scroll', () => this._onScroll());
+    this._jump = button('Jump to latest', 'Jump to latest', () => this.follow());
+    this._jump.classList.add('jp-DeltaChat-jump');
+    this._jump.hidden = true;
+    this.node.append(this._list, this._jump);
+    this._resize = new ResizeObserver(() => this._keepFollowing());
+  }
+
+  readonly node: HTMLElement;
+  minRenderIntervalMs = 0;
+
+  get views(): ReadonlyMap<string, MessageView> {
+    return this._views;
+  }
+
+  show(state: ChatState): void {
+    if (this._state === state) {
+      return;
+    }
+    this._state?.changed.disconnect(this._onChange, this);
+    this._state = state;
+    state.changed.connect(this._onChange, this);
+    this._rebuild();
+  }
+
+  /** Scroll to the newest message and follow the stream again. */
+  follow(): void {
+    this._following = true;
+    this._jump.hidden = true;
+    this._list.scrollTop = this._list.scrollHeight;
+  }
+
+  dispose(): void {
+    this._resize.disconnect();
+    this._views.forEach(view => view.dispose());
+    this._views.clear();
+  }
+
+  private _onChange(_: ChatState, change: ChatChange): void {
+    if (change.kind === 'reset') {
+      this._rebuild();
+    } else if (change.kind === 'added') {
+      this._add(change.message);
+    } else {
+      const view = this._views.get(change.message.id);
+      if (view) {
+        view.update(change.message);
+      } else {
+        this._add(change.message);
+      }
+    }
+  }
+
+  private _rebuild(): void {
+    this._views.forEach(view => view.dispose());
+    this._views.clear();
+    this._list.replaceChildren();
+    this._state?.messages.forEach(message => this._add(message));
+    this.follow();
+  }
+
+  private _add(message: ChatState['messages'][number]): void {
+    const view = new MessageView(
+      message,
+      this._rendermime,
+      this._actions,
+      this._mode,
+      this.minRenderIntervalMs
+    );
+    this._views.set(message.id, view);
+    this._list.appendChild(view.node);
+    this._resize.observe(view.node);
+    this._keepFollowing();
+  }
+
+  private _onScroll(): void {
+    const atBottom =
+      this._list.scrollTop + this._list.clientHeight >= this._list.scrollHeight - FOLLOW_SLACK;
+    this._following = atBottom;
+    this._jump.hidden = atBottom;
+  }
+
+  private _keepFollowing(): void {
+    if (this._following) {
+      this._list.scrollTop = this._list.scrollHeight;
+    }
+  }
+
+  private _state: ChatState | null = null;
+  private _views = new Map<string, MessageView>();
+  private _list: HTMLElement;
+  private _jump: HTMLButtonElement;
+  private _following = true;
+  private _resize: ResizeObserver;
+}

@@ -1,0 +1,238 @@
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+import {
+  BOOTSTRAP_CODE,
+  COMM_TARGET,
+  INSTALL_COMMAND,
+  IReady,
+  KernelEvent,
+  PROTOCOL_VERSION
+} from './protocol';
+
+export type ConnectionStatus = 'connecting' | 'ready' | 'failed' | 'closed';
+
+/** How long to wait for a subshell or a `ready` before saying so. */
+const SUBSHELL_TIMEOUT_MS = 10000;
+
+/**
+ * One protocol-v1 comm to one kernel. Bootstraps the kernel side with the silent `load()`,
+ * opens the comm on a subshell when the kernel has them (so stop works while a cell runs),
+ * and reopens after a kernel restart. Chat semantics live in `ChatState`, not here.
+ */
+export class ChatConnection {
+  constructor(
+    readonly kernel: Kernel.IKernelConnection,
+    private readonly _client: string
+  ) {
+    kernel.statusChanged.connect(this._onKernelStatus, this);
+  }
+
+  get status(): ConnectionStatus {
+    return this._status;
+  }
+  get statusMessage(): string {
+    return this._statusMessage;
+  }
+  get ready(): IReady | null {
+    return this._ready;
+  }
+  get usesSubshell(): boolean {
+    return this._subshell;
+  }
+  get statusChanged(): ISignal<this, ConnectionStatus> {
+    return this._statusChanged;
+  }
+  get received(): ISignal<this, KernelEvent> {
+    return this._received;
+  }
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Bootstrap and open; resolves when `ready` arrived or the attempt failed. */
+  async connect(): Promise<void> {
+    if (this._disposed || this._connecting) {
+      return this._connecting ?? undefined;
+    }
+    this._connecting = this._connect().finally(() => {
+      this._connecting = null;
+    });
+    return this._connecting;
+  }
+
+  send(data: Record<string, unknown>): boolean {
+    if (!this._comm || this._comm.isDisposed || this._status !== 'ready') {
+      return false;
+    }
+    try {
+      this._comm.send(data as any);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this.kernel.statusChanged.disconnect(this._onKernelStatus, this);
+    this._closeComm();
+    this._setStatus('closed', 'disconnected');
+    Signal.clearData(this);
+  }
+
+  private async _connect(): Promise<void> {
+    this._closeComm();
+    this._ready = null;
+    this._setStatus('connecting', `connecting to ${this.kernel.name}`);
+    try {
+      await this.kernel.info;
+      const loadError = await this._bootstrap();
+      if (loadError) {
+        this._setStatus('failed', loadError);
+        return;
+      }
+      const comm = this.kernel.createComm(COMM_TARGET);
+      this._comm = comm;
+      this._subshell = false;
+      if (this.kernel.supportsSubshells) {
+        const started = (comm as unknown as { subshellStarted?: Promise<void> })
+          .subshellStarted;
+        if (started) {
+          this._subshell = await withTimeout(started, SUBSHELL_TIMEOUT_MS);
+        }
+      }
+      const gotReady = new Promise<void>(resolve => {
+        this._resolveReady = resolve;
+      });
+      comm.onMsg = msg => this._onCommMsg(msg);
+      comm.onClose = () => this._onCommClose(comm);
+      comm.open({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        client: this._client
+      } as any);
+      await gotReady;
+    } catch (error) {
+      if (!this._disposed) {
+        this._setStatus('failed', `could not connect: ${String(error)}`);
+      }
+    }
+  }
+
+  /** Run the silent `load()`; returns an error text, or '' when it worked. */
+  private async _bootstrap(): Promise<string> {
+    const future = this.kernel.requestExecute({
+      code: BOOTSTRAP_CODE,
+      silent: true,
+      store_history: false,
+      allow_stdin: false,
+      stop_on_error: false
+    });
+    let failure = '';
+    future.onIOPub = msg => {
+      if (KernelMessage.isErrorMsg(msg)) {
+        failure = `${msg.content.ename}: ${msg.content.evalue}`;
+      }
+    };
+    const reply = await future.done;
+    if (reply.content.status !== 'ok' || failure) {
+      const content = reply.content as Partial<KernelMessage.IReplyErrorContent>;
+      const reason = failure || `${content.ename ?? 'error'}: ${content.evalue ?? ''}`;
+      if (/ModuleNotFoundError|No module named/.test(reason)) {
+        return (
+          `The kernel "${this.kernel.name}" does not have jupyter-deltachat. ` +
+          `Install it in the kernel's environment with: ${INSTALL_COMMAND} ` +
+          '(then restart the kernel).'
+        );
+      }
+      return `Loading jupyter-deltachat in the kernel failed: ${reason}`;
+    }
+    return '';
+  }
+
+  private _onCommMsg(msg: KernelMessage.ICommMsgMsg): void {
+    const data = msg.content.data as unknown as KernelEvent;
+    if (!data || typeof data !== 'object' || typeof data.type !== 'string') {
+      return;
+    }
+    if (data.type === 'ready') {
+      this._ready = data;
+      this._setStatus('ready', `attached to ${this.kernel.name}`);
+      this._resolveReady?.();
+      this._resolveReady = null;
+    } else if (data.type === 'error' && data.error?.code === 'protocol_version') {
+      this._setStatus('failed', data.error.message);
+      this._resolveReady?.();
+      this._resolveReady = null;
+      return;
+    }
+    this._received.emit(data);
+  }
+
+  private _onCommClose(comm: Kernel.IComm): void {
+    if (comm === this._comm && !this._disposed) {
+      this._comm = null;
+      this._setStatus('connecting', 'the kernel closed the chat; reconnecting');
+      void this.connect();
+    }
+  }
+
+  private _onKernelStatus(_: Kernel.IKernelConnection, status: Kernel.Status): void {
+    if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+      this._restarting = true;
+      this._comm = null;
+      this._resolveReady?.();
+      this._resolveReady = null;
+      this._setStatus('connecting', `kernel ${status}`);
+    } else if (status === 'idle' && this._restarting) {
+      this._restarting = false;
+      void this.connect();
+    }
+  }
+
+  private _closeComm(): void {
+    const comm = this._comm;
+    this._comm = null;
+    if (comm && !comm.isDisposed && !this.kernel.isDisposed) {
+      try {
+        comm.onClose = () => undefined;
+        comm.close();
+      } catch {
+        // the kernel is already gone
+      }
+    }
+  }
+
+  private _setStatus(status: ConnectionStatus, message: string): void {
+    this._status = status;
+    this._statusMessage = message;
+    this._statusChanged.emit(status);
+  }
+
+  private _status: ConnectionStatus = 'connecting';
+  private _statusMessage = '';
+  private _ready: IReady | null = null;
+  private _comm: Kernel.IComm | null = null;
+  private _subshell = false;
+  private _restarting = false;
+  private _disposed = false;
+  private _connecting: Promise<void> | null = null;
+  private _resolveReady: (() => void) | null = null;
+  private _statusChanged = new Signal<this, ConnectionStatus>(this);
+  private _received = new Signal<this, KernelEvent>(this);
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer = 0;
+  const timeout = new Promise<boolean>(resolve => {
+    timer = window.setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    window.clearTimeout(timer);
+  }
+}

@@ -1,0 +1,189 @@
+import { Dialog } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+import { button } from './messageview';
+
+interface IField {
+  name: string;
+  label: string;
+  secret: boolean;
+  required: boolean;
+  env: string[];
+  source: string | null;
+}
+
+interface IProvider {
+  id: string;
+  label: string;
+  fields: IField[];
+  configured: boolean;
+  source: string | null;
+  hint: string | null;
+}
+
+/** Calls `/deltachat/api/...` with the page's token and XSRF handling. */
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'deltachat/api', path);
+  const response = await ServerConnection.makeRequest(url, init, settings);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      message = (await response.json()).message ?? message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new Error(message);
+  }
+  return response;
+}
+
+/**
+ * The API keys dialog: per provider the fields the server describes, password inputs,
+ * the masked hint of a stored key, Save and Remove. Inputs are emptied as soon as a
+ * request is sent, so a key never stays in the DOM or in this object.
+ */
+class KeysBody extends Widget {
+  constructor(private readonly _focus?: string) {
+    super();
+    this.addClass('jp-DeltaChat-keys');
+    this._message = document.createElement('div');
+    this._message.className = 'jp-DeltaChat-keysMessage';
+    this._message.setAttribute('role', 'status');
+    this._list = document.createElement('div');
+    this.node.append(this._message, this._list);
+    void this.reload();
+  }
+
+  async reload(): Promise<void> {
+    try {
+      const response = await api('providers');
+      const data = (await response.json()) as { providers: IProvider[]; editable: boolean };
+      this._list.replaceChildren(
+        ...data.providers.map(provider => this._provider(provider, data.editable))
+      );
+      this.node.dataset.loaded = 'true';
+      const focus = this._focus && this.node.querySelector(`[data-provider="${this._focus}"] input`);
+      (focus as HTMLInputElement | null)?.focus();
+    } catch (error) {
+      this._say(`Could not load providers: ${(error as Error).message}`);
+    }
+  }
+
+  private _provider(provider: IProvider, editable: boolean): HTMLElement {
+    const form = document.createElement('form');
+    form.className = 'jp-DeltaChat-provider';
+    form.dataset.provider = provider.id;
+    form.dataset.configured = String(provider.configured);
+    form.setAttribute('aria-label', `${provider.label} credentials`);
+    const title = document.createElement('h3');
+    title.textContent = provider.label;
+    const status = document.createElement('div');
+    status.className = 'jp-DeltaChat-providerStatus';
+    status.textContent = provider.configured
+      ? `Configured${provider.hint ? ` (${provider.hint})` : ''}${provider.source ? ` from ${provider.source}` : ''}`
+      : 'No key';
+    form.append(title, status);
+    const inputs: HTMLInputElement[] = [];
+    for (const field of provider.fields) {
+      const label = document.createElement('label');
+      const name = document.createElement('span');
+      name.textContent = field.label + (field.env.length ? ` (or $${field.env[0]})` : '');
+      const input = document.createElement('input');
+      input.type = field.secret ? 'password' : 'text';
+      input.name = field.name;
+      input.autocomplete = 'off';
+      input.setAttribute('aria-label', `${provider.label} ${field.label}`);
+      input.disabled = !editable;
+      inputs.push(input);
+      label.append(name, input);
+      form.appendChild(label);
+    }
+    const save = button('Save', `Save ${provider.label} key`, () => void this._save(provider, inputs));
+    save.disabled = !editable;
+    const remove = button('Remove', `Remove ${provider.label} key`, () => void this._remove(provider));
+    remove.disabled = !editable || !provider.configured;
+    const actions = document.createElement('div');
+    actions.className = 'jp-DeltaChat-providerActions';
+    actions.append(save, remove);
+    form.appendChild(actions);
+    form.addEventListener('submit', event => {
+      event.preventDefault();
+      void this._save(provider, inputs);
+    });
+    return form;
+  }
+
+  private async _save(provider: IProvider, inputs: HTMLInputElement[]): Promise<void> {
+    const body: Record<string, string> = {};
+    for (const input of inputs) {
+      if (input.value) {
+        body[input.name] = input.value;
+      }
+      input.value = '';
+    }
+    if (!Object.keys(body).length) {
+      this._say(`Nothing to save for ${provider.label}.`);
+      return;
+    }
+    try {
+      await api(`credentials/${encodeURIComponent(provider.id)}`, {
+        method: 'PUT',
+        body: JSON.stringify(body)
+      });
+      this._say(`Saved the ${provider.label} key.`);
+    } catch (error) {
+      this._say(`Could not save the ${provider.label} key: ${(error as Error).message}`);
+    }
+    await this.reload();
+  }
+
+  private async _remove(provider: IProvider): Promise<void> {
+    try {
+      await api(`credentials/${encodeURIComponent(provider.id)}`, { method: 'DELETE' });
+      this._say(`Removed the ${provider.label} key.`);
+    } catch (error) {
+      this._say(`Could not remove the ${provider.label} key: ${(error as Error).message}`);
+    }
+    await this.reload();
+  }
+
+  private _say(text: string): void {
+    this._message.textContent = text;
+  }
+
+  private _message: HTMLElement;
+  private _list: HTMLElement;
+}
+
+/** A dialog whose Enter key in a key field saves that provider instead of closing. */
+class KeysDialog extends Dialog<unknown> {
+  handleEvent(event: Event): void {
+    const target = event.target as HTMLElement | null;
+    if (
+      event.type === 'keydown' &&
+      (event as KeyboardEvent).key === 'Enter' &&
+      target instanceof HTMLInputElement &&
+      target.form?.classList.contains('jp-DeltaChat-provider')
+    ) {
+      event.preventDefault();
+      event.stopPropagation();
+      target.form.requestSubmit();
+      return;
+    }
+    super.handleEvent(event);
+  }
+}
+
+/** Open the keys dialog, optionally with one provider's first field focused. */
+export async function openKeysDialog(provider?: string): Promise<void> {
+  const dialog = new KeysDialog({
+    title: 'API keys',
+    body: new KeysBody(provider),
+    buttons: [Dialog.okButton({ label: 'Close' })]
+  });
+  dialog.addClass('jp-DeltaChat-keysDialog');
+  await dialog.launch();
+  dialog.dispose();
+}

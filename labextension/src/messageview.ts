@@ -1,0 +1,186 @@
+import { Clipboard } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IChatMessage } from './chatstate';
+import { MarkdownStream, RenderMode } from './render';
+
+/** What a message view needs from the panel around it. */
+export interface IMessageActions {
+  retry(message: IChatMessage): void;
+  insertCode(code: string): void;
+}
+
+/**
+ * One message: role, model, collapsed reasoning, the rendered answer, an inline error with
+ * Retry, and Copy. Carries the attributes the browser tests rely on (`data-role`,
+ * `data-message-id`, `data-streaming`).
+ */
+export class MessageView {
+  constructor(
+    message: IChatMessage,
+    rendermime: IRenderMimeRegistry,
+    private readonly _actions: IMessageActions,
+    mode: RenderMode = 'incremental',
+    minIntervalMs = 0
+  ) {
+    this.node = document.createElement('div');
+    this.node.className = 'jp-DeltaChat-message';
+    this.node.dataset.role = message.role;
+    this.node.dataset.messageId = message.id;
+
+    const header = document.createElement('div');
+    header.className = 'jp-DeltaChat-messageHeader';
+    this._who = document.createElement('span');
+    this._who.className = 'jp-DeltaChat-who';
+    const copy = button('Copy', 'Copy message', () => {
+      Clipboard.copyToSystem(this._message.content);
+    });
+    header.append(this._who, copy);
+
+    this._reasoning = document.createElement('details');
+    this._reasoning.className = 'jp-DeltaChat-reasoning';
+    const summary = document.createElement('summary');
+    summary.textContent = 'Reasoning';
+    this._reasoningText = document.createElement('div');
+    this._reasoningText.className = 'jp-DeltaChat-reasoningText';
+    this._reasoning.append(summary, this._reasoningText);
+
+    this._error = document.createElement('div');
+    this._error.className = 'jp-DeltaChat-error';
+    this._error.setAttribute('role', 'alert');
+
+    if (message.role === 'assistant') {
+      this._body = new MarkdownStream(
+        rendermime,
+        node => this._decorateCode(node),
+        mode,
+        minIntervalMs
+      );
+      this.node.append(header, this._reasoning, this._body.node, this._error);
+    } else {
+      this._plain = document.createElement('div');
+      this._plain.className = 'jp-DeltaChat-plain';
+      this.node.append(header, this._plain, this._error);
+    }
+    this._message = message;
+    this.update(message);
+  }
+
+  readonly node: HTMLElement;
+
+  get message(): IChatMessage {
+    return this._message;
+  }
+
+  get stream(): MarkdownStream | null {
+    return this._body;
+  }
+
+  update(message: IChatMessage): void {
+    this._message = message;
+    this._who.textContent =
+      message.role === 'user' ? 'You' : message.model || message.role;
+    if (message.streaming) {
+      this.node.dataset.streaming = 'true';
+    } else {
+      delete this.node.dataset.streaming;
+    }
+    if (message.finish_reason) {
+      this.node.dataset.finishReason = message.finish_reason;
+    }
+    this._reasoning.hidden = !message.reasoning;
+    if (message.reasoning && this._reasoningText.textContent !== message.reasoning) {
+      this._reasoningText.textContent = message.reasoning;
+    }
+    if (this._body) {
+      const body = this._body;
+      body.setText(message.content);
+      this.node.dataset.rendered = 'false';
+      void body.idle().then(() => {
+        if (body.text === this._message.content && !this._message.streaming) {
+          this.node.dataset.rendered = 'true';
+        }
+      });
+    } else if (this._plain && this._plain.textContent !== message.content) {
+      this._plain.textContent = message.content;
+    }
+    this._showError(message);
+  }
+
+  dispose(): void {
+    this._body?.dispose();
+    this.node.remove();
+  }
+
+  private _showError(message: IChatMessage): void {
+    const error = message.error;
+    this._error.hidden = !error;
+    if (!error || this._error.dataset.code === error.code) {
+      return;
+    }
+    this._error.dataset.code = error.code;
+    const text = document.createElement('span');
+    text.textContent = plainWords(error.code, error.message);
+    const retry = button('Retry', 'Retry', () => this._actions.retry(this._message));
+    this._error.replaceChildren(text, retry);
+  }
+
+  /** Copy and Insert-below buttons on every code block, added once per rendered block. */
+  private _decorateCode(node: HTMLElement): void {
+    node.querySelectorAll('pre').forEach(pre => {
+      if (pre.parentElement?.classList.contains('jp-DeltaChat-code')) {
+        return;
+      }
+      const wrap = document.createElement('div');
+      wrap.className = 'jp-DeltaChat-code';
+      const bar = document.createElement('div');
+      bar.className = 'jp-DeltaChat-codeBar';
+      const code = () => (pre.textContent ?? '').replace(/\n$/, '');
+      bar.append(
+        button('Copy', 'Copy code', () => Clipboard.copyToSystem(code())),
+        button('Insert', 'Insert code below the active cell', () =>
+          this._actions.insertCode(code())
+        )
+      );
+      pre.replaceWith(wrap);
+      wrap.append(bar, pre);
+    });
+  }
+
+  private _message: IChatMessage;
+  private _who: HTMLElement;
+  private _reasoning: HTMLDetailsElement;
+  private _reasoningText: HTMLElement;
+  private _error: HTMLElement;
+  private _body: MarkdownStream | null = null;
+  private _plain: HTMLElement | null = null;
+}
+
+export function button(
+  text: string,
+  label: string,
+  onClick: () => void
+): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = 'jp-DeltaChat-button';
+  element.textContent = text;
+  element.setAttribute('aria-label', label);
+  element.title = label;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+/** Errors in plain words: what happened and what to do. */
+export function plainWords(code: string, message: string): string {
+  const lead: Record<string, string> = {
+    auth: 'The provider rejected the key. Check it with "Add key".',
+    rate_limit: 'The provider is rate-limiting requests. Wait a moment and retry.',
+    connection: 'Could not reach the model provider.',
+    truncated: 'The reply was cut off before it finished.',
+    model_error: 'The model raised an error.',
+    unknown_model: 'That model is not available in this kernel.',
+    busy: 'This chat is still answering. Stop it or wait.',
+    provider: 'The provider returned an error.'
+  };
+  return `${lead[code] ?? 'Something went wrong.'} ${message}`;
+}

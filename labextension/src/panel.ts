@@ -1,0 +1,388 @@
+import { Kernel } from '@jupyterlab/services';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { UUID } from '@lumino/coreutils';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+import { ChatState } from './chatstate';
+import { ChatConnection } from './connection';
+import { ChatView } from './chatview';
+import { button, plainWords } from './messageview';
+import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
+import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
+
+export const PANEL_ID = 'jupyter-deltachat-panel';
+export const DEFAULT_CHAT = 'default';
+
+export interface IPanelSettings {
+  defaultModel: string;
+  sendKey: 'Enter' | 'Ctrl+Enter';
+  minRenderIntervalMs: number;
+}
+
+export interface IPanelOptions {
+  rendermime: IRenderMimeRegistry;
+  client: string;
+  openKeys: (provider?: string) => void;
+  insertCode: (code: string) => void;
+}
+
+/**
+ * The sidebar chat. Owns one `ChatConnection` at a time (the active notebook's kernel, or
+ * a chat kernel of its own), one `ChatState` per chat id, and the controls.
+ */
+export class ChatPanel extends Widget {
+  constructor(private readonly _options: IPanelOptions) {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('jp-DeltaChat');
+    this.title.caption = 'Chat with language models';
+
+    this._status = div('jp-DeltaChat-status');
+    this._status.setAttribute('role', 'status');
+
+    this._chatPicker = document.createElement('select');
+    this._chatPicker.setAttribute('aria-label', 'Chat');
+    this._chatPicker.addEventListener('change', () =>
+      this.showChat(this._chatPicker.value)
+    );
+    const bar = div('jp-DeltaChat-bar');
+    bar.append(
+      this._chatPicker,
+      button('New', 'New chat', () => this.newChat()),
+      button('Clear', 'Clear chat', () => this.clear()),
+      button('Keys', 'API keys', () => this._options.openKeys())
+    );
+
+    this._view = new ChatView(this._options.rendermime, {
+      retry: () => this.regenerate(),
+      insertCode: code => this._options.insertCode(code)
+    });
+
+    this._notice = div('jp-DeltaChat-notice');
+    this._notice.setAttribute('role', 'alert');
+    this._notice.hidden = true;
+
+    this._modelPicker = document.createElement('select');
+    this._modelPicker.setAttribute('aria-label', 'Model');
+    this._modelPicker.addEventListener('change', () => this._onModelPicked());
+
+    this._input = document.createElement('textarea');
+    this._input.setAttribute('aria-label', 'Message');
+    this._input.placeholder = 'Ask anything (Enter sends, Shift+Enter for a new line)';
+    this._input.rows = 3;
+    this._input.addEventListener('keydown', event => this._onKey(event));
+
+    this._send = button('Send', 'Send', () => this.send());
+    this._stop = button('Stop', 'Stop', () => this.stop());
+    this._regenerate = button('Regenerate', 'Regenerate', () => this.regenerate());
+    const actions = div('jp-DeltaChat-actions');
+    actions.append(this._modelPicker, this._regenerate, this._stop, this._send);
+    const composer = div('jp-DeltaChat-composer');
+    composer.append(this._input, actions);
+
+    this.node.append(this._status, bar, this._view.node, this._notice, composer);
+    this._renderChatPicker();
+    this._updateControls();
+  }
+
+  /** Emitted each time the panel becomes visible; the kernel chooser listens. */
+  get shown(): ISignal<this, void> {
+    return this._shown;
+  }
+
+  get connection(): ChatConnection | null {
+    return this._connection;
+  }
+  get currentChat(): string {
+    return this._chatId;
+  }
+  get kernel(): Kernel.IKernelConnection | null {
+    return this._connection?.kernel ?? null;
+  }
+
+  set settings(value: IPanelSettings) {
+    this._settings = value;
+    this._view.minRenderIntervalMs = value.minRenderIntervalMs;
+    this._input.placeholder =
+      value.sendKey === 'Enter'
+        ? 'Ask anything (Enter sends, Shift+Enter for a new line)'
+        : 'Ask anything (Ctrl+Enter sends)';
+  }
+
+  /** Talk to this kernel from now on; `label` says which kernel it is to the user. */
+  attach(kernel: Kernel.IKernelConnection, label: string): void {
+    if (this._connection?.kernel === kernel && !this._connection.isDisposed) {
+      this._label = label;
+      this._showStatus();
+      return;
+    }
+    this._connection?.dispose();
+    this._label = label;
+    const connection = new ChatConnection(kernel, this._options.client);
+    this._connection = connection;
+    connection.statusChanged.connect(() => this._onConnectionStatus(connection));
+    connection.received.connect((_, event) => this._onEvent(event));
+    this._chats.clear();
+    this._view.show(this._state(this._chatId));
+    void connection.connect();
+  }
+
+  showChat(chatId: string): void {
+    this._chatId = chatId;
+    if (!this._chatInfos.has(chatId)) {
+      this._chatInfos.set(chatId, chatInfo(chatId));
+    }
+    this._renderChatPicker();
+    this._view.show(this._state(chatId));
+    this._connection?.send({ type: 'sync', chat_id: chatId });
+    this._updateControls();
+  }
+
+  newChat(): void {
+    this.showChat(`chat-${UUID.uuid4().slice(0, 8)}`);
+    this.focusInput();
+  }
+
+  focusInput(): void {
+    this._input.focus();
+  }
+
+  send(): void {
+    const content = this._input.value;
+    const model = this._modelPicker.value;
+    if (!content.trim() || !this._connection) {
+      return;
+    }
+    const sent = this._connection.send({
+      type: 'send',
+      request_id: UUID.uuid4(),
+      chat_id: this._chatId,
+      content,
+      ...(model ? { model } : {})
+    });
+    if (sent) {
+      this._input.value = '';
+      this._hideNotice();
+      this._view.follow();
+    }
+  }
+
+  stop(): void {
+    const streaming = this._state(this._chatId).streamingMessage;
+    this._connection?.send({
+      type: 'stop',
+      chat_id: this._chatId,
+      ...(streaming ? { message_id: streaming.id } : {})
+    });
+  }
+
+  regenerate(): void {
+    const model = this._modelPicker.value;
+    this._connection?.send({
+      type: 'regenerate',
+      request_id: UUID.uuid4(),
+      chat_id: this._chatId,
+      ...(model ? { model } : {})
+    });
+    this._hideNotice();
+  }
+
+  clear(): void {
+    this._connection?.send({ type: 'clear', chat_id: this._chatId });
+  }
+
+  dispose(): void {
+    this._connection?.dispose();
+    this._view.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._shown.emit();
+  }
+
+  private _state(chatId: string): ChatState {
+    let state = this._chats.get(chatId);
+    if (!state) {
+      state = new ChatState(chatId);
+      state.changed.connect(() => {
+        if (state === this._chats.get(this._chatId)) {
+          this._updateControls();
+        }
+      });
+      this._chats.set(chatId, state);
+    }
+    return state;
+  }
+
+  private _onEvent(event: KernelEvent): void {
+    switch (event.type) {
+      case 'ready':
+        event.chats.forEach(info => this._chatInfos.set(info.chat_id, info));
+        this._renderChatPicker();
+        this._setModels(event.models, event.default_model);
+        this._connection?.send({ type: 'sync', chat_id: this._chatId });
+        return;
+      case 'models':
+        this._setModels(event.models, event.default_model);
+        return;
+      case 'error':
+        if (!event.message_id) {
+          this._showNotice(plainWords(event.error.code, event.error.message));
+          return;
+        }
+        break;
+    }
+    const chatId = 'chat_id' in event ? event.chat_id : undefined;
+    if (!chatId) {
+      return;
+    }
+    if (!this._chatInfos.has(chatId)) {
+      this._chatInfos.set(chatId, chatInfo(chatId));
+      this._renderChatPicker();
+    }
+    const state = this._state(chatId);
+    if (!state.apply(event)) {
+      this._connection?.send({ type: 'sync', chat_id: chatId });
+    }
+  }
+
+  private _setModels(models: IModelInfo[], defaultModel: string): void {
+    this._models = models;
+    const preferred = this._modelPicker.value || this._settings.defaultModel || defaultModel;
+    fillModelPicker(this._modelPicker, models, preferred);
+    if (!this._modelPicker.value) {
+      fillModelPicker(this._modelPicker, models, defaultModel);
+    }
+  }
+
+  private _onModelPicked(): void {
+    const value = this._modelPicker.value;
+    if (value.startsWith(ADD_KEY_PREFIX)) {
+      this._options.openKeys(value.slice(ADD_KEY_PREFIX.length));
+      fillModelPicker(this._modelPicker, this._models, this._lastModel);
+      return;
+    }
+    this._lastModel = value;
+  }
+
+  private _onKey(event: KeyboardEvent): void {
+    if (event.key !== 'Enter' || event.isComposing) {
+      return;
+    }
+    const sends =
+      this._settings.sendKey === 'Enter'
+        ? !event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey
+        : event.ctrlKey || event.metaKey;
+    if (sends) {
+      event.preventDefault();
+      if (!this._state(this._chatId).streamingMessage) {
+        this.send();
+      }
+    }
+  }
+
+  private _onConnectionStatus(connection: ChatConnection): void {
+    if (connection !== this._connection) {
+      return;
+    }
+    this._showStatus();
+    this._updateControls();
+  }
+
+  private _showStatus(): void {
+    const connection = this._connection;
+    if (!connection) {
+      this._status.textContent = 'No kernel yet';
+      return;
+    }
+    const state = connection.status;
+    this._status.dataset.state = state;
+    if (state === 'ready') {
+      const subshell = connection.usesSubshell ? ' (subshell)' : '';
+      this._status.textContent = `Attached to ${this._label}${subshell}`;
+    } else if (state === 'failed') {
+      this._status.textContent = connection.statusMessage;
+    } else {
+      this._status.textContent = `${this._label}: ${connection.statusMessage}…`;
+    }
+  }
+
+  private _updateControls(): void {
+    const ready = this._connection?.status === 'ready';
+    const state = this._state(this._chatId);
+    const streaming = state.streamingMessage !== null;
+    const last = state.messages[state.messages.length - 1];
+    this._send.hidden = streaming;
+    this._send.disabled = !ready;
+    this._stop.hidden = !streaming;
+    this._regenerate.hidden = streaming || !last || last.role !== 'assistant';
+    this._regenerate.disabled = !ready;
+    this.node.dataset.streaming = String(streaming);
+  }
+
+  private _renderChatPicker(): void {
+    if (!this._chatInfos.has(this._chatId)) {
+      this._chatInfos.set(this._chatId, chatInfo(this._chatId));
+    }
+    this._chatPicker.replaceChildren(
+      ...[...this._chatInfos.values()].map(info => {
+        const option = document.createElement('option');
+        option.value = info.chat_id;
+        option.textContent = info.title || info.chat_id;
+        return option;
+      })
+    );
+    this._chatPicker.value = this._chatId;
+  }
+
+  private _showNotice(text: string): void {
+    this._notice.textContent = text;
+    this._notice.hidden = false;
+  }
+
+  private _hideNotice(): void {
+    this._notice.hidden = true;
+  }
+
+  private _shown = new Signal<this, void>(this);
+  private _connection: ChatConnection | null = null;
+  private _label = '';
+  private _chatId = DEFAULT_CHAT;
+  private _chats = new Map<string, ChatState>();
+  private _chatInfos = new Map<string, IChatInfo>();
+  private _models: IModelInfo[] = [];
+  private _lastModel = '';
+  private _settings: IPanelSettings = {
+    defaultModel: '',
+    sendKey: 'Enter',
+    minRenderIntervalMs: 0
+  };
+  private _status: HTMLElement;
+  private _chatPicker: HTMLSelectElement;
+  private _view: ChatView;
+  private _notice: HTMLElement;
+  private _modelPicker: HTMLSelectElement;
+  private _input: HTMLTextAreaElement;
+  private _send: HTMLButtonElement;
+  private _stop: HTMLButtonElement;
+  private _regenerate: HTMLButtonElement;
+}
+
+function div(className: string): HTMLDivElement {
+  const element = document.createElement('div');
+  element.className = className;
+  return element;
+}
+
+function chatInfo(chatId: string): IChatInfo {
+  return {
+    chat_id: chatId,
+    title: chatId === DEFAULT_CHAT ? 'Default chat' : `New chat ${chatId.slice(5)}`,
+    updated: new Date().toISOString(),
+    message_count: 0,
+    streaming: false
+  };
+}
