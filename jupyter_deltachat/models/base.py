@@ -182,6 +182,10 @@ class ProviderModel:
         """The SDK's base exception classes (anything else propagates as a bug)."""
         return ()
 
+    def credential_errors(self) -> tuple[type[BaseException], ...]:
+        """The SDK's exceptions for credentials it could not find (no HTTP status)."""
+        return ()
+
     # -- the one streaming loop ---------------------------------------------------------
 
     def __call__(self, messages: list[Message], config: ChatConfig) -> Iterator[Any]:
@@ -281,6 +285,8 @@ class ProviderModel:
             return ConnectionFailedError(
                 f"could not reach {self.label} ({detail})", provider=provider
             )
+        if isinstance(exc, self.credential_errors()):
+            return AuthError(f"{self.label} credentials are missing ({detail})", provider=provider)
         if not isinstance(exc, self.sdk_errors()):
             raise exc
         status = http_status(exc)

@@ -62,6 +62,11 @@ class BedrockModel(ProviderModel):
 
         return (HTTPClientError, ConnectionError, HTTPError)
 
+    def credential_errors(self) -> tuple[type[BaseException], ...]:
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError, ProfileNotFound
+
+        return (NoCredentialsError, PartialCredentialsError, ProfileNotFound)
+
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         from botocore.exceptions import BotoCoreError, ClientError
 

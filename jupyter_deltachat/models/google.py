@@ -88,13 +88,16 @@ class GoogleModel(ProviderModel):
         generation |= self.options(config, CONFIG_NAMES)
         return {"model": self.model, "contents": contents, "config": generation}
 
-    def parts(self, message: Message) -> list[dict[str, Any]]:
+    def parts(self, message: Message) -> list[Any]:
         texts, images = split_attachments(message, self.provider, self.label)
         parts: list[dict[str, Any]] = [{"text": text} for text in [message.content, *texts] if text]
-        parts += [
-            {"inline_data": {"mime_type": image.media_type, "data": decode(image)}}
-            for image in images
-        ]
+        if images:
+            from google.genai import types
+
+            parts += [
+                types.Part.from_bytes(data=decode(image), mime_type=image.media_type)
+                for image in images
+            ]
         return parts
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
