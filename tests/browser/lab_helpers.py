@@ -1,0 +1,145 @@
+"""What the browser tests do with JupyterLab and the chat panel, by accessible names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PANEL = "#jupyter-deltachat-panel"
+LAB_LOAD_TIMEOUT = 60_000
+KERNEL_TIMEOUT = 60_000
+STREAM_TIMEOUT = 60_000
+
+
+def open_lab(page: Any, server: Any, query: str = "reset") -> None:
+    """Open JupyterLab, open the chat panel, wait until it is attached to a kernel."""
+    page.goto(server.lab_url(query), timeout=LAB_LOAD_TIMEOUT)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_LOAD_TIMEOUT)
+    open_panel(page)
+
+
+def open_panel(page: Any) -> None:
+    tab = page.locator('.jp-SideBar li[data-id="jupyter-deltachat-panel"]')
+    tab.wait_for(timeout=LAB_LOAD_TIMEOUT)
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=LAB_LOAD_TIMEOUT)
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    wait_attached(page)
+
+
+def wait_attached(page: Any, timeout: int = KERNEL_TIMEOUT) -> None:
+    page.locator(f"{PANEL} .jp-DeltaChat-status[data-state='ready']").wait_for(timeout=timeout)
+    page.locator(f"{PANEL} select[aria-label='Model'] option").first.wait_for(
+        state="attached", timeout=timeout
+    )
+
+
+def panel(page: Any) -> Any:
+    return page.locator(PANEL)
+
+
+def send(page: Any, text: str, model: str | None = None) -> None:
+    if model is not None:
+        panel(page).get_by_label("Model", exact=True).select_option(model)
+    box = panel(page).get_by_label("Message", exact=True)
+    box.fill(text)
+    panel(page).get_by_role("button", name="Send", exact=True).click()
+
+
+def assistant_messages(page: Any) -> Any:
+    return panel(page).locator("[data-role='assistant']")
+
+
+def wait_streaming(page: Any) -> Any:
+    message = panel(page).locator("[data-role='assistant'][data-streaming='true']")
+    message.wait_for(timeout=STREAM_TIMEOUT)
+    return message
+
+
+def wait_finished(page: Any, count: int | None = None) -> Any:
+    """The last assistant message once it has finished and its rendering caught up."""
+    messages = assistant_messages(page)
+    if count is not None:
+        messages.nth(count - 1).wait_for(timeout=STREAM_TIMEOUT)
+    last = messages.last
+    panel(page).locator(
+        "[data-role='assistant']:last-child:not([data-streaming])[data-finish-reason]"
+        "[data-rendered='true']"
+    ).wait_for(timeout=STREAM_TIMEOUT)
+    return last
+
+
+def copied_text(page: Any, button: Any) -> str:
+    """Click a Copy button and return the text it put on the clipboard."""
+    page.evaluate(
+        """() => { window.__copied = null;
+        window.addEventListener('copy', e => {
+          window.__copied = e.clipboardData.getData('text');
+        }, { once: true }); }"""
+    )
+    button.click()
+    page.wait_for_function("() => window.__copied !== null")
+    return page.evaluate("() => window.__copied")
+
+
+def message_text(page: Any, message: Any) -> str:
+    return message.locator(".jp-DeltaChat-markdown, .jp-DeltaChat-plain").first.inner_text()
+
+
+def new_notebook(page: Any) -> None:
+    """Open a new Python notebook from the launcher; the panel follows it to its kernel."""
+    page.locator(".jp-Launcher-section:has-text('Notebook') .jp-LauncherCard").first.click()
+    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=KERNEL_TIMEOUT)
+    page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(
+        state="attached", timeout=KERNEL_TIMEOUT
+    )
+    panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=".ipynb").wait_for(
+        timeout=KERNEL_TIMEOUT
+    )
+
+
+def start_cell(page: Any, code: str) -> Any:
+    """Type `code` into the last cell and run it; returns that cell."""
+    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    index = cells.count() - 1
+    cell = cells.nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        """cell => /\\[(\\*|\\d+)\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)""",
+        arg=cell.element_handle(),
+        timeout=KERNEL_TIMEOUT,
+    )
+    return cell
+
+
+def run_cell(page: Any, code: str) -> str:
+    """Run `code` in a new cell, wait for it to finish, return its output text."""
+    cell = start_cell(page, code)
+    page.wait_for_function(
+        """cell => /\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)""",
+        arg=cell.element_handle(),
+        timeout=KERNEL_TIMEOUT,
+    )
+    output = cell.locator(".jp-OutputArea-output")
+    if output.count() == 0:
+        return ""
+    return output.first.inner_text()
+
+
+def kernel_content(page: Any, chat_id: str = "default") -> str:
+    """The last message's content as the kernel holds it, read through a notebook cell."""
+    text = run_cell(
+        page,
+        "from jupyter_deltachat.kernel import SERVICE as _s; "
+        f"print(repr(_s.history({chat_id!r})[-1].content))",
+    )
+    import ast
+
+    return ast.literal_eval(text.strip())
+
+
+def wait_model_listed(page: Any, model: str) -> None:
+    panel(page).locator(f"select[aria-label='Model'] option[value='{model}']").wait_for(
+        state="attached", timeout=KERNEL_TIMEOUT
+    )
