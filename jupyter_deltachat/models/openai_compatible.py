@@ -93,15 +93,16 @@ class ChatCompletionsModel(ProviderModel):
         return client.chat.completions.create(**request)
 
     def read_chunk(self, chunk: Any, state: StreamState) -> Iterable[Delta]:
-        usage = chunk.usage or getattr(getattr(chunk, "x_groq", None), "usage", None)
+        usage = chunk.usage
+        if usage is None:
+            x_groq = chunk.__dict__.get("x_groq")  # Groq's SDK: usage rides on x_groq
+            usage = x_groq.usage if x_groq is not None else None
         if usage is not None:
             state.input_tokens = usage.prompt_tokens
             state.output_tokens = usage.completion_tokens
         for choice in chunk.choices:
             delta = choice.delta
-            reasoning = getattr(delta, "reasoning_content", None) or getattr(
-                delta, "reasoning", None
-            )
+            reasoning = _reasoning(delta)
             if reasoning:
                 yield Reasoning(reasoning)
             if delta.content:
@@ -109,6 +110,15 @@ class ChatCompletionsModel(ProviderModel):
             if choice.finish_reason:
                 state.complete = True
                 state.finish = "length" if choice.finish_reason == "length" else "stop"
+
+
+def _reasoning(delta: Any) -> str | None:
+    """A delta's reasoning text: an undeclared field for the openai SDK (read from the
+    pydantic extras, without a costly failed ``getattr``), a declared one for groq's."""
+    extra = delta.model_extra
+    if extra:
+        return extra.get("reasoning_content") or extra.get("reasoning")
+    return delta.__dict__.get("reasoning")
 
 
 class OpenAIChatModel(ChatCompletionsModel):
