@@ -224,3 +224,22 @@ def test_a_missing_sdk_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(MissingDependencyError) as raised:
         AnthropicModel("claude-sonnet-4-5")
     assert 'pip install "jupyter-deltachat[anthropic]"' in raised.value.message
+
+
+def test_openai_compatible_takes_its_url_and_key_as_arguments_only(
+    fake: FakeServer, store: CredentialStore
+):
+    from fakes.sse_wires import OpenAIChatWire
+
+    from jupyter_deltachat.models.providers import openai_compatible
+
+    fake.plan(OpenAIChatWire().stream(Script(reasoning=["Hm."])))
+    model = openai_compatible(
+        "qwen3", base_url=f"{fake.url}/v1", api_key="vllm-key-4c1d9e", max_retries=0
+    )
+    assert drain(model) == (["Hm.", "Hel", "lo", ", wor", "ld!", Usage(11, 7)], None)
+    [request] = fake.requests
+    assert (request.path, request.json["model"]) == ("/v1/chat/completions", "qwen3")
+    assert request.headers["authorization"] == "Bearer vllm-key-4c1d9e"
+    with pytest.raises(ValueError, match="base_url"):
+        openai_compatible("qwen3")
