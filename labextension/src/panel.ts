@@ -10,8 +10,10 @@ import { ChatView } from './chatview';
 import { button, plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
 import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
+import { RenderMode } from './render';
 
 export const PANEL_ID = 'jupyter-deltachat-panel';
+export const RENDER_MODE_KEY = 'jupyter-deltachat:render-mode';
 export const DEFAULT_CHAT = 'default';
 
 export interface IPanelSettings {
@@ -54,10 +56,14 @@ export class ChatPanel extends Widget {
       button('Keys', 'API keys', () => this._options.openKeys())
     );
 
-    this._view = new ChatView(this._options.rendermime, {
-      retry: () => this.regenerate(),
-      insertCode: code => this._options.insertCode(code)
-    });
+    this._view = new ChatView(
+      this._options.rendermime,
+      {
+        retry: () => this.regenerate(),
+        insertCode: code => this._options.insertCode(code)
+      },
+      renderMode()
+    );
 
     this._notice = div('jp-DeltaChat-notice');
     this._notice.setAttribute('role', 'alert');
@@ -369,6 +375,15 @@ export class ChatPanel extends Widget {
   private _send: HTMLButtonElement;
   private _stop: HTMLButtonElement;
   private _regenerate: HTMLButtonElement;
+}
+
+/** `naive` (whole-message re-render per frame) exists only for benchmarks/render_bench.py. */
+function renderMode(): RenderMode {
+  try {
+    return localStorage.getItem(RENDER_MODE_KEY) === 'naive' ? 'naive' : 'incremental';
+  } catch {
+    return 'incremental';
+  }
 }
 
 function div(className: string): HTMLDivElement {

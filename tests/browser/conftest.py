@@ -4,33 +4,12 @@ and headless Debian Chromium driven by Python playwright (never ``playwright ins
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-CHROMIUM = os.environ.get("DELTACHAT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-PORTS = range(18800, 18900)
-SERVER_START_TIMEOUT = 90.0
+from lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, start_lab, stop_lab
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -43,93 +22,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18800-18899")
-
-
-@dataclass
-class LabServer:
-    url: str
-    token: str
-    root: Path
-    credentials: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def lab_url(self, query: str = "reset") -> str:
-        return f"{self.url}lab?{query}&token={self.token}"
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _wait_until_up(server: LabServer) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited:\n{server.log_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{server.url}api/status?token={server.token}", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)  # polling a server that is starting; not waiting for a result
-    raise RuntimeError(f"jupyter lab did not answer in time:\n{server.log_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A real JupyterLab with the extension, its own root dir, settings, token and key file."""
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    root.mkdir()
-    credentials = base / "credentials.json"
-    env = dict(os.environ)
-    for name in list(env):
-        if name.endswith("_API_KEY") or name.startswith("AWS_"):
-            env.pop(name)
-    env.update(
-        JUPYTER_DELTACHAT_CREDENTIALS=str(credentials),
-        JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-        PYTHONUNBUFFERED="1",
-    )
-    news = base / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    token = secrets.token_hex(16)
-    port = free_port()
-    log = base / "lab.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-                f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-                "jupyterlab.NeverCheckForUpdate",
-            ],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, root, credentials, process, log)
+    server = start_lab(tmp_path_factory.mktemp("lab"))
     try:
-        _wait_until_up(server)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_lab(server)
 
 
 @pytest.fixture(scope="session")

@@ -66,8 +66,11 @@ def test_demo_reply_renders_the_kernels_content(page, tmp_path):
 
 def test_notebook_model_reply_equals_kernel_content(page):
     new_notebook(page)
-    run_cell(page, 'import jupyter_deltachat as dc\n@dc.register\ndef echo(messages):\n'
-                   '    for word in messages[-1].content.split():\n        yield word + "|"')
+    run_cell(
+        page,
+        "import jupyter_deltachat as dc\n@dc.register\ndef echo(messages):\n"
+        '    for word in messages[-1].content.split():\n        yield word + "|"',
+    )
     wait_model_listed(page, "echo")
     send(page, "alpha beta  gamma ünïcode 🙂", model="echo")
     reply = wait_finished(page)

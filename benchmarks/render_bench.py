@@ -1,0 +1,179 @@
+"""Render cost of the chat panel in headless Chromium (issue 5 §7). Not a test.
+
+Streams a ~200 KB Markdown reply (headings, lists, 50 code blocks, formulas) from a model
+registered in a real kernel into the real panel, at 100 deltas/s and at full speed, once
+with the incremental renderer and once with a naive whole-message re-render per frame,
+and prints main-thread busy time (Chrome's TaskDuration), long tasks (> 50 ms) and frames.
+
+    python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0]
+
+``--paced-seconds N`` stops the paced stream after N seconds (0: the whole 200 KB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+
+from lab_helpers import new_notebook, open_lab, panel, run_cell, send  # noqa: E402
+from lab_server import CHROMIUM, CHROMIUM_ARGS, start_lab, stop_lab  # noqa: E402
+
+TARGET_BYTES = 200_000
+CODE_BLOCKS = 50
+MODEL = """
+import time, jupyter_deltachat as dc
+_doc = open({path!r}).read()
+@dc.register("bench")
+def bench(messages, config):
+    rate, size, limit = (float(x) for x in messages[-1].content.split())
+    step = 1.0 / rate if rate else 0.0
+    start = time.perf_counter()
+    for i in range(0, len(_doc), int(size)):
+        if limit and i / size * step >= limit:
+            return
+        if step:
+            delay = start + (i / size) * step - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        yield _doc[i:i + int(size)]
+"""
+PROBE = """() => {
+  window.__bench = { longTasks: [], frames: 0, running: true };
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) window.__bench.longTasks.push(entry.duration);
+  }).observe({ type: 'longtask' });
+  const tick = () => {
+    if (window.__bench.running) { window.__bench.frames++; requestAnimationFrame(tick); }
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def markdown_document() -> str:
+    """About 200 KB: sections with lists, a formula and a code block each."""
+    parts: list[str] = []
+    size = 0
+    section = 0
+    while size < TARGET_BYTES:
+        section += 1
+        code = section <= CODE_BLOCKS
+        text = (
+            f"## Section {section}: streaming *Markdown* at speed\n\n"
+            f"Paragraph {section} explains the **incremental** renderer with `inline code`, "
+            "a [link](https://jupyter.org) and inline math $a^2 + b^2 = c^2$. "
+            * 3
+            + "\n\n"
+            + "".join(f"- item {k} of section {section}, with *emphasis*\n" for k in range(8))
+            + "\n"
+            + (f"$$\\sum_{{i=1}}^{{{section}}} i = \\frac{{n(n+1)}}{{2}}$$\n\n" if code else "")
+            + (
+                "```python\n"
+                + "".join(
+                    f"def step_{section}_{k}(x):\n    return x * {k} + {section}\n"
+                    for k in range(6)
+                )
+                + "```\n\n"
+                if code
+                else ""
+            )
+        )
+        parts.append(text)
+        size += len(text.encode())
+    return "".join(parts)
+
+
+def cdp_task_seconds(cdp) -> float:
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+
+def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: float) -> dict:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(f"localStorage.setItem('jupyter-deltachat:render-mode', '{mode}')")
+    page = context.new_page()
+    try:
+        open_lab(page, server)
+        new_notebook(page)
+        run_cell(page, MODEL.format(path=str(server.root / "bench.md")))
+        panel(page).locator("select[aria-label='Model'] option[value='bench']").wait_for(
+            state="attached"
+        )
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        page.evaluate(PROBE)
+        busy0, wall0 = cdp_task_seconds(cdp), time.perf_counter()
+        send(page, f"{rate} {delta_chars} {limit}", model="bench")
+        panel(page).locator(
+            "[data-role='assistant']:not([data-streaming])[data-finish-reason]"
+            "[data-rendered='true']"
+        ).wait_for(timeout=600_000)
+        busy1, wall1 = cdp_task_seconds(cdp), time.perf_counter()
+        result = page.evaluate("() => { window.__bench.running = false; return window.__bench; }")
+        length = page.evaluate(
+            "() => document.querySelector('[data-role=assistant] .jp-DeltaChat-markdown')"
+            ".textContent.length"
+        )
+    finally:
+        context.close()
+    wall = wall1 - wall0
+    long_tasks = result["longTasks"]
+    return {
+        "mode": mode,
+        "rate": "full speed" if not rate else f"{rate:g} deltas/s",
+        "wall_s": wall,
+        "busy_pct": 100 * (busy1 - busy0) / wall,
+        "long_tasks": len(long_tasks),
+        "longest_ms": max(long_tasks, default=0.0),
+        "frames": result["frames"],
+        "fps": result["frames"] / wall,
+        "text_chars": length,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delta-chars", type=int, default=40)
+    parser.add_argument("--paced-seconds", type=float, default=0.0)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    doc = markdown_document()
+    with tempfile.TemporaryDirectory() as base:
+        server = start_lab(Path(base))
+        (server.root / "bench.md").write_text(doc)
+        rows = []
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for rate, limit in ((100.0, args.paced_seconds), (0.0, 0.0)):
+                    for mode in ("incremental", "naive"):
+                        rows.append(run_case(browser, server, mode, rate, args.delta_chars, limit))
+                        print(f"  done: {mode} at {rows[-1]['rate']}", file=sys.stderr)
+                browser.close()
+        finally:
+            stop_lab(server)
+    print(
+        f"\n{len(doc.encode()) / 1000:.0f} KB Markdown, {CODE_BLOCKS} code blocks, "
+        f"{args.delta_chars}-char deltas ({len(doc) // args.delta_chars} deltas)\n"
+    )
+    header = (
+        f"| {'renderer':<11} | {'rate':<13} | {'wall s':>6} | {'main thread busy':>16} "
+        f"| {'long tasks >50ms':>16} | {'longest ms':>10} | {'frames':>6} | {'fps':>5} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c) + 2) for c in header.split("|")[1:-1]) + "|")
+    for r in rows:
+        print(
+            f"| {r['mode']:<11} | {r['rate']:<13} | {r['wall_s']:6.1f} | {r['busy_pct']:15.1f}% "
+            f"| {r['long_tasks']:16d} | {r['longest_ms']:10.0f} | {r['frames']:6d} "
+            f"| {r['fps']:5.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The keys dialog round trip, and the panel in the dark theme."""
+
+from __future__ import annotations
+
+import json
+
+from lab_helpers import panel, send, wait_finished
+from test_browser_panel import screenshot_dir
+
+SECRET = "sk-test-deltachat-7f3a9c21e5b8d4aa"
+
+
+def heap_contains(page, needle: str) -> bool:
+    """Search a V8 heap snapshot of the page (after a GC) for a string."""
+    cdp = page.context.new_cdp_session(page)
+    chunks: list[str] = []
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", lambda event: chunks.append(event["chunk"]))
+    cdp.send("HeapProfiler.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    cdp.detach()
+    return needle in "".join(chunks)
+
+
+def test_keys_dialog_round_trip_leaves_no_key_behind(page, lab_server):
+    panel(page).get_by_role("button", name="API keys").click()
+    dialog = page.locator(".jp-DeltaChat-keysDialog")
+    form = dialog.locator("form[data-provider='openai']")
+    form.wait_for()
+    assert form.get_attribute("data-configured") == "false"
+    key_input = form.get_by_label("OpenAI API key")
+    assert key_input.get_attribute("type") == "password"
+    key_input.fill(SECRET)
+    form.get_by_role("button", name="Save OpenAI key").click()
+    dialog.locator("form[data-provider='openai'][data-configured='true']").wait_for()
+    status = dialog.locator("form[data-provider='openai'] .jp-DeltaChat-providerStatus")
+    assert SECRET[-4:] in status.inner_text()
+    assert SECRET not in status.inner_text()
+
+    stored = json.loads(lab_server.credentials.read_text())
+    assert SECRET in json.dumps(stored), "the server stored the key"
+    assert SECRET not in page.content()
+    values = page.evaluate("() => [...document.querySelectorAll('input')].map(i => i.value)")
+    assert all(SECRET not in value for value in values)
+    storage = page.evaluate(
+        "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+    assert SECRET not in storage
+    assert not heap_contains(page, SECRET), "the key is still in the page's JS heap"
+
+    dialog.locator("form[data-provider='openai']").get_by_role(
+        "button", name="Remove OpenAI key"
+    ).click()
+    dialog.locator("form[data-provider='openai'][data-configured='false']").wait_for()
+    assert SECRET not in lab_server.credentials.read_text()
+    dialog.get_by_role("button", name="Close").click()
+
+
+def use_theme(page, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text(name, exact=True).click()
+
+
+def test_dark_theme_screenshot(page, tmp_path):
+    use_theme(page, "JupyterLab Dark")
+    try:
+        page.locator("body[data-jp-theme-name='JupyterLab Dark']").wait_for(state="attached")
+        send(page, "Hello", model="demo")
+        wait_finished(page)
+        background = page.evaluate(
+            """() => getComputedStyle(document.querySelector('#jupyter-deltachat-panel'))
+                .backgroundColor"""
+        )
+        red, green, blue = (
+            int(x) for x in background[background.index("(") + 1 : -1].split(",")[:3]
+        )
+        assert red + green + blue < 3 * 96, f"panel background {background} is not dark"
+        panel(page).screenshot(path=str(screenshot_dir(tmp_path) / "panel-dark.png"))
+    finally:
+        use_theme(page, "JupyterLab Light")
+        page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
