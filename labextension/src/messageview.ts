@@ -94,6 +94,9 @@ export class MessageView {
     if (this._body) {
       const body = this._body;
       body.setText(message.content);
+      if (!message.streaming) {
+        body.finish();
+      }
       this.node.dataset.rendered = 'false';
       void body.idle().then(() => {
         if (body.text === this._message.content && !this._message.streaming) {

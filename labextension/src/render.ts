@@ -4,7 +4,7 @@ import { BlockSplitter } from './blocks';
 
 const MARKDOWN = 'text/markdown';
 /** Finished blocks rendered in one go, at most this many characters per frame. */
-const BLOCK_BUDGET = 4000;
+const BLOCK_BUDGET = 2000;
 
 export type RenderMode = 'incremental' | 'naive';
 
@@ -46,6 +46,16 @@ export class MarkdownStream {
       return Promise.resolve();
     }
     return new Promise(resolve => this._idleWaiters.push(resolve));
+  }
+
+  /** The stream ended: render the tail once more, this time with its math typeset. */
+  finish(): void {
+    if (this._final) {
+      return;
+    }
+    this._final = true;
+    this._shownTail = null;
+    this._schedule();
   }
 
   /** The full text so far; usually the previous text plus a delta. */
@@ -149,20 +159,27 @@ export class MarkdownStream {
     this.node.insertBefore(renderer.node, this._tail.node);
     this._stableEnd = end;
     this._shownTail = null;
-    await this._render(renderer, this._text.slice(start, end));
+    await this._render(renderer, this._text.slice(start, end), true);
   }
 
   private async _renderTail(text: string): Promise<void> {
     this._shownTail = text;
-    await this._render(this._tail, text);
+    await this._render(this._tail, text, this._final);
   }
 
-  private async _render(renderer: IRenderMime.IRenderer, text: string): Promise<void> {
+  /** Math in a still-growing tail is typeset only once the stream has ended (it is costly). */
+  private async _render(
+    renderer: IRenderMime.IRenderer,
+    text: string,
+    typeset: boolean
+  ): Promise<void> {
     this._renders++;
     const model = new MimeModel({ data: { [MARKDOWN]: text }, trusted: false });
     await renderer.renderModel(model);
-    // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
-    await this._rendermime.latexTypesetter?.typeset(renderer.node);
+    if (typeset) {
+      // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
+      await this._rendermime.latexTypesetter?.typeset(renderer.node);
+    }
     this._decorate(renderer.node);
   }
 
@@ -188,5 +205,6 @@ export class MarkdownStream {
   private _lastRender = 0;
   private _renders = 0;
   private _disposed = false;
+  private _final = false;
   private _idleWaiters: Array<() => void> = [];
 }
