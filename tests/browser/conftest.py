@@ -31,8 +31,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         stop_lab(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: sync playwright keeps an event loop running while open, which would break
+    the asyncio fixtures (pytest-jupyter) of test modules that run after the browser tests."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"CI is set but there is no chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
