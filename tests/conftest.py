@@ -29,3 +29,9 @@ def client(kernel: KernelHarness) -> Iterator[CommClient]:
         yield comm
     finally:
         comm.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API keeps an event loop on the main
+    thread, which nbclient (used by the magics and widget tests) cannot run beside."""
+    items.sort(key=lambda item: "browser" in item.path.parts)

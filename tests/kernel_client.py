@@ -49,6 +49,7 @@ class KernelHarness:
                 return
             kind = msg["msg_type"]
             msg["received"] = time.monotonic()
+            msg["received_wall"] = time.time()  # comparable with time.time() in the kernel
             with self._lock:
                 self.iopub.append(msg)
                 if kind == "stream":
@@ -150,11 +151,13 @@ class CommClient:
         self.inbox = harness.comm_queue(self.comm_id)
         self._held: list[dict[str, Any]] = []
 
-    def open(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def open(
+        self, data: dict[str, Any] | None = None, target: str = "jupyter_deltachat"
+    ) -> dict[str, Any]:
         """Open the comm with ``hello`` and return the ``ready`` answer."""
         hello = {"type": "hello", "protocol": 1, "client": "tests/1"} if data is None else data
         self._send_shell(
-            "comm_open", {"comm_id": self.comm_id, "target_name": "jupyter_deltachat", "data": hello}
+            "comm_open", {"comm_id": self.comm_id, "target_name": target, "data": hello}
         )
         return self.next("ready") if data is None else {}
 
@@ -183,6 +186,7 @@ class CommClient:
             msg = self.inbox.get(timeout=remaining)
             event = msg["content"]["data"]
             event["_received"] = msg["received"]
+            event["_received_wall"] = msg["received_wall"]
             if not types or event["type"] in types:
                 return event
             self._held.append(event)

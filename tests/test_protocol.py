@@ -110,6 +110,10 @@ def send(client: CommClient, content: str, model: str, chat: str | None = None, 
     return chat
 
 
+def without_receipt(event: dict) -> dict:
+    return {k: v for k, v in event.items() if not k.startswith("_received")}
+
+
 def reply(client: CommClient, content: str, model: str, **extra: object):
     send(client, content, model, **extra)
     return client.stream()
@@ -337,7 +341,7 @@ def test_two_comms_receive_the_same_stream(kernel: KernelHarness) -> None:
     a, b = first.stream(), second.stream()
     assert a.text() == b.text() == "0123456789" * 300
     assert [d["seq"] for d in a.deltas] == [d["seq"] for d in b.deltas]
-    assert a.done == {**b.done, "_received": a.done["_received"]}
+    assert without_receipt(a.done) == without_receipt(b.done)
     first.close(), second.close()
 
 
@@ -421,7 +425,7 @@ def test_clear_empties_the_chat_for_everyone(kernel: KernelHarness) -> None:
 def test_sync_of_a_new_chat_is_an_empty_snapshot(client: CommClient) -> None:
     chat = chat_id()
     snapshot = client.request({"type": "sync", "chat_id": chat}, "snapshot")
-    assert {k: v for k, v in snapshot.items() if k != "_received"} == {
+    assert without_receipt(snapshot) == {
         "type": "snapshot", "chat_id": chat, "messages": [], "streaming": None
     }
 
