@@ -20,24 +20,53 @@ VALID: dict[str, dict[str, Any]] = {
 }
 WRONG_VALUES: list[Any] = [None, 0, 1.5, True, [], {}, "", ["x"], {"a": 1}]
 BAD_CONFIGS: list[Any] = [
-    [], "x", 3, {"temperature": 2.5}, {"temperature": -0.1}, {"temperature": "hot"},
-    {"top_p": 1.5}, {"top_p": -1}, {"max_tokens": 0}, {"max_tokens": 1.5},
-    {"max_tokens": True}, {"max_tokens": -5}, {"top_k": 0}, {"top_k": "1"},
-    {"frequency_penalty": 2.5}, {"presence_penalty": -3}, {"seed": 1}, {"temperature": [1]},
+    [],
+    "x",
+    3,
+    {"temperature": 2.5},
+    {"temperature": -0.1},
+    {"temperature": "hot"},
+    {"top_p": 1.5},
+    {"top_p": -1},
+    {"max_tokens": 0},
+    {"max_tokens": 1.5},
+    {"max_tokens": True},
+    {"max_tokens": -5},
+    {"top_k": 0},
+    {"top_k": "1"},
+    {"frequency_penalty": 2.5},
+    {"presence_penalty": -3},
+    {"seed": 1},
+    {"temperature": [1]},
 ]
 BAD_ATTACHMENTS: list[Any] = [
-    "x", {}, [1], [None], [{"name": 1, "media_type": "image/png", "data": ""}],
-    [{"name": "a", "media_type": None, "data": ""}], [{"name": "a", "media_type": "x"}],
+    "x",
+    {},
+    [1],
+    [None],
+    [{"name": 1, "media_type": "image/png", "data": ""}],
+    [{"name": "a", "media_type": None, "data": ""}],
+    [{"name": "a", "media_type": "x"}],
     [{"name": "a", "media_type": "image/png", "data": "!!not base64!!"}],
 ]
 
 
 def malformed_messages() -> list[Any]:
     cases: list[Any] = [None, 0, 1.5, True, "send", [], [1, 2], "x" * 100_000, [{"type": "send"}]]
-    cases += [{}, {"type": None}, {"type": 1}, {"type": []}, {"type": {}}, {"type": ""},
-              {"type": "SEND"}, {"type": "delete"}, {"type": "x" * 10_000}, {"kind": "send"}]
+    cases += [
+        {},
+        {"type": None},
+        {"type": 1},
+        {"type": []},
+        {"type": {}},
+        {"type": ""},
+        {"type": "SEND"},
+        {"type": "delete"},
+        {"type": "x" * 10_000},
+        {"kind": "send"},
+    ]
     for base in VALID.values():
-        for field, value in base.items():
+        for field in base:
             if field == "type":
                 continue
             if field != "client":  # hello's client is optional
@@ -55,7 +84,9 @@ def malformed_messages() -> list[Any]:
     cases += [{**VALID["stop"], "message_id": wrong} for wrong in (1, "", [], {})]
     cases.append({**VALID["send"], "content": "x" * 1_000_001})
     too_big = base64.b64encode(b"\0" * (20 * 1024 * 1024 + 1)).decode()
-    cases.append({**VALID["send"], "attachments": [{"name": "a", "media_type": "x", "data": too_big}]})
+    cases.append(
+        {**VALID["send"], "attachments": [{"name": "a", "media_type": "x", "data": too_big}]}
+    )
     rng = random.Random(20261124)
     while len(cases) < 330:
         cases.append(random_json(rng, depth=0))
@@ -76,8 +107,12 @@ def random_json(rng: random.Random, depth: int) -> Any:
         return rng.choice([None, True, False])
     if choice == 4:
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
-    data = {rng.choice(["x", "chat_id", "content", "request_id", "model", "type2"]):
-            random_json(rng, depth + 1) for _ in range(rng.randrange(5))}
+    data = {
+        rng.choice(["x", "chat_id", "content", "request_id", "model", "type2"]): random_json(
+            rng, depth + 1
+        )
+        for _ in range(rng.randrange(5))
+    }
     if choice == 5:
         data["type"] = rng.choice(["Send", "hello ", "ping", "list-models", "", "snapshot"])
     else:

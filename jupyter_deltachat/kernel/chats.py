@@ -98,6 +98,12 @@ class ChatService:
             chats = sorted(self._chats.values(), key=lambda c: c.updated, reverse=True)
             return [c.info() for c in chats]
 
+    def streaming(self, chat_id: str) -> Reply | None:
+        """The reply the chat is streaming now, if any."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            return chat.streaming if chat else None
+
     def history(self, chat_id: str) -> list[Message]:
         """A copy of the chat's finished messages (a streaming reply is left out)."""
         with self._lock:
@@ -145,21 +151,27 @@ class ChatService:
         config: ChatConfig | None = None,
         attachments: list[Attachment] | None = None,
         request_id: str | None = None,
+        system: str | None = None,
     ) -> Reply:
         """Append the user's message and start streaming the reply.
 
         ``model`` is an id, a model callable (the widget's), or None for the default.
+        ``system`` adds a system message first, unless it is already the chat's latest.
         Raises ``BusyError`` or ``UnknownModelError`` before anything changes.
         """
         model_id, model_fn = self._model(model)
-        user = Message(role="user", content=content, attachments=list(attachments or []))
+        added = [Message(role="user", content=content, attachments=list(attachments or []))]
         with self._lock:
             chat = self.chat(chat_id)
             if chat.streaming is not None:
                 raise BusyError(f"chat {chat_id!r} is already streaming a reply; stop it first")
-            chat.messages.append(user)
+            systems = [m.content for m in chat.messages if m.role == "system"]
+            if system and (not systems or systems[-1] != system):
+                added.insert(0, Message(role="system", content=system))
+            chat.messages.extend(added)
             reply = self._start_reply(chat, model_id, model_fn, config, request_id)
-        self.emit({"type": "message", "chat_id": chat_id, "message": user.to_json()})
+        for message in added:
+            self.emit({"type": "message", "chat_id": chat_id, "message": message.to_json()})
         self._begin(chat_id, reply, request_id)
         return reply
 

@@ -22,7 +22,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..engine import Reply
-from ..errors import DeltaChatError
+from ..errors import BusyError, DeltaChatError
 from ..redact import redact
 from ..types import ChatConfig, Message
 from .chats import DEFAULT_CHAT, ChatService
@@ -375,14 +375,15 @@ class ChatMagics(Magics):
             self.service.registry.resolve(args.model)
         if args.new:
             self.service.clear(args.chat)
-        if self.service.chat(args.chat).streaming is not None:
+        try:
+            reply = self.service.send(
+                args.chat, prompt, model=args.model, config=config, system=args.system
+            )
+        except BusyError:
             raise ChatError(
                 f"chat {args.chat!r} is already streaming a reply; stop it first, "
                 "or use --chat ID for another conversation"
-            )
-        if args.system:
-            self._add_system(args.chat, args.system)
-        reply = self.service.send(args.chat, prompt, model=args.model, config=config)
+            ) from None
         content = self._follow(args.chat, reply, args.format)
         if args.output is not None:
             self.shell.user_ns[args.output] = content
@@ -392,11 +393,6 @@ class ChatMagics(Magics):
             raise ChatError(f"stopped; the partial reply is kept in chat {args.chat!r}")
         if args.format == "code" and reply.finish_reason == "stop":
             self.shell.set_next_input(extract_code(content))
-
-    def _add_system(self, chat_id: str, text: str) -> None:
-        systems = [m for m in self.service.history(chat_id) if m.role == "system"]
-        if not systems or systems[-1].content != text:
-            self.service.add_message(chat_id, Message(role="system", content=text))
 
     def _follow(self, chat_id: str, reply: Reply, text_format: str) -> str:
         """Show the reply as it streams; on an interrupt stop it and keep the partial text."""
