@@ -1,0 +1,277 @@
+"""Stream benchmark: delta frames (protocol v1) against the accumulated-frame baseline.
+
+Runs a real kernel. A custom model yields N deltas of k characters as fast as it can
+(N = 1k, 10k, 100k) and a paced one (50 deltas/s for 5 s). Each goes once through the
+protocol (coalesced delta frames) and once through the baseline, the seed's design: one
+comm frame per delta carrying the whole text so far. Prints one table.
+
+    python benchmarks/stream_bench.py            # the full run (about two minutes)
+    python benchmarks/stream_bench.py --quick    # smaller N, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import statistics
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from kernel_client import CommClient, KernelHarness  # noqa: E402
+
+KERNEL_SETUP = r"""
+import threading, time
+from comm import get_comm_manager
+import jupyter_deltachat as dc
+
+BENCH = {}
+
+def _bench_model(messages, config=None):
+    spec = messages[-1].content.split()
+    n, k, rate = int(spec[0]), int(spec[1]), float(spec[2])
+    delta = "x" * k
+    BENCH["first"] = time.time()
+    if rate:
+        for i in range(n):
+            yield delta
+            time.sleep(1 / rate)
+    else:
+        for i in range(n - 1):
+            yield delta
+    BENCH["last"] = time.time()
+    if not rate:
+        yield delta
+
+dc.register("bench", _bench_model)
+
+def _baseline_open(comm, open_msg):
+    def run(content):
+        text, seq = "", 0
+        for delta in _bench_model([dc.Message(role="user", content=content)]):
+            text += delta
+            seq += 1
+            comm.send({"type": "delta", "seq": seq, "text": text})
+        comm.send({"type": "done", "seq": seq, "length": len(text)})
+    def on_msg(msg):
+        threading.Thread(target=run, args=(msg["content"]["data"]["content"],)).start()
+    comm.on_msg(on_msg)
+
+get_comm_manager().register_target("bench_baseline", _baseline_open)
+"""
+
+
+# Larger baselines overflow the kernel's IOPub high-water mark: ZMQ drops frames, and the
+# run never sees its done. The table prints their quadratic size instead.
+BASELINE_LIMIT_BYTES = 60e6
+QUIET_SECONDS = 5.0
+
+
+@dataclass
+class Row:
+    case: str
+    design: str
+    content_bytes: int
+    wire_bytes: int
+    frames: int
+    seconds: float
+    first_ms: float
+    done_ms: float
+    deltas: int
+    lost: int = 0
+
+    frame_span: float = 0.0  # seconds from the first delta frame to the last
+
+    @property
+    def frames_per_s(self) -> float | None:
+        """The steady frame rate; None for streams too short to have one."""
+        if self.frame_span < 1.0:
+            return None
+        return (self.frames - 1) / self.frame_span
+
+    @property
+    def deltas_per_s(self) -> float:
+        return self.deltas / self.seconds if self.seconds else float("inf")
+
+
+def wire_size(event: dict[str, Any]) -> int:
+    data = {k: v for k, v in event.items() if not k.startswith("_received")}
+    return len(json.dumps(data, ensure_ascii=False).encode())
+
+
+def run_protocol(harness: KernelHarness, comm: CommClient, n: int, k: int, rate: float) -> Row:
+    comm.send(
+        {
+            "type": "send",
+            "request_id": uuid.uuid4().hex,
+            "chat_id": uuid.uuid4().hex,
+            "content": f"{n} {k} {rate}",
+            "model": "bench",
+        }
+    )
+    comm.next("message")
+    stream = comm.stream(timeout=600)
+    assert stream.text() == "x" * (n * k), "the protocol lost or repeated text"
+    events = [stream.start, *stream.deltas, stream.done]
+    return measure(harness, "protocol", n, k, rate, events, stream.deltas, stream.done)
+
+
+def run_baseline(harness: KernelHarness, comm: CommClient, n: int, k: int, rate: float) -> Row:
+    """The seed's design. At full speed it overflows the IOPub high-water mark and ZMQ drops
+    frames silently; a run whose frames stop for QUIET_SECONDS is counted with its losses."""
+    comm.send({"content": f"{n} {k} {rate}"})
+    deltas: list[dict[str, Any]] = []
+    done: dict[str, Any] | None = None
+    while done is None:
+        try:
+            event = comm.next(timeout=QUIET_SECONDS)
+        except queue.Empty:
+            break
+        if event["type"] == "done":
+            done = event
+        else:
+            deltas.append(event)
+    last = done or deltas[-1]
+    row = measure(
+        harness, "baseline", n, k, rate, [*deltas, *([done] if done else [])], deltas, last
+    )
+    row.lost = n - len(deltas) + (0 if done else 1)
+    return row
+
+
+def measure(
+    harness: KernelHarness,
+    design: str,
+    n: int,
+    k: int,
+    rate: float,
+    events: list[dict[str, Any]],
+    deltas: list[dict[str, Any]],
+    done: dict[str, Any],
+) -> Row:
+    first_yield = float(harness.evaluate("BENCH['first']"))
+    last_yield = float(harness.evaluate("BENCH['last']"))
+    first_seen = deltas[0]["_received_wall"] if deltas else done["_received_wall"]
+    case = f"{n:,} x {k} ch" + (f" @ {rate:g}/s" if rate else "")
+    return Row(
+        case=case,
+        design=design,
+        content_bytes=n * k,
+        wire_bytes=sum(wire_size(e) for e in events),
+        frames=len(deltas),
+        seconds=done["_received_wall"] - first_yield,
+        first_ms=(first_seen - first_yield) * 1000,
+        done_ms=(done["_received_wall"] - last_yield) * 1000,
+        deltas=n,
+        frame_span=(deltas[-1]["_received_wall"] - deltas[0]["_received_wall"]) if deltas else 0,
+    )
+
+
+def median_row(rows: list[Row]) -> Row:
+    """One row whose timings are the medians of repeated runs (sizes are identical)."""
+    pick = rows[0]
+    return Row(
+        pick.case,
+        pick.design,
+        pick.content_bytes,
+        pick.wire_bytes,
+        round(statistics.median(r.frames for r in rows)),
+        statistics.median(r.seconds for r in rows),
+        statistics.median(r.first_ms for r in rows),
+        statistics.median(r.done_ms for r in rows),
+        pick.deltas,
+        max(r.lost for r in rows),
+        statistics.median(r.frame_span for r in rows),
+    )
+
+
+def print_table(pairs: list[tuple[Row, Row | None]]) -> None:
+    header = (
+        f"{'case':<24}{'design':<10}{'content B':>12}{'wire B':>15}{'frames':>9}"
+        f"{'frames/s':>10}{'deltas/s':>12}{'first ms':>10}{'done ms':>9}{'lost':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for protocol, baseline in pairs:
+        for row in (protocol, baseline):
+            if row is None:
+                print(
+                    f"{protocol.case:<24}{'baseline':<10}  not run: one frame per delta carrying "
+                    f"the text so far would be ~{baseline_bytes(protocol) / 1e6:,.0f} MB"
+                )
+                continue
+            print(
+                f"{row.case:<24}{row.design:<10}{row.content_bytes:>12,}{row.wire_bytes:>15,}"
+                f"{row.frames:>9,}{fps(row):>10}{row.deltas_per_s:>12,.0f}"
+                f"{row.first_ms:>10.2f}{row.done_ms:>9.2f}{row.lost:>7,}"
+            )
+        if baseline is not None:
+            print(
+                f"{'':<24}{'ratio':<10}{'':>12}{baseline.wire_bytes / protocol.wire_bytes:>14.1f}x"
+                f"{baseline.frames / max(protocol.frames, 1):>8.0f}x"
+            )
+    print()
+    for protocol, _ in pairs:
+        messages = protocol.frames + 2  # with start and done
+        budget = 1.1 * protocol.content_bytes + 200 * messages
+        rate = protocol.frames_per_s
+        steady = rate <= 30 if rate is not None else protocol.frames <= 2 + protocol.seconds * 30
+        checks = [
+            ("wire <= 1.1 content + 200/frame", protocol.wire_bytes <= budget),
+            ("<= 30 frames/s", steady),
+            ("first delta <= 5 ms", protocol.first_ms <= 5),
+            ("done <= 40 ms", protocol.done_ms <= 40),
+        ]
+        if protocol.content_bytes == protocol.deltas and "@" not in protocol.case:
+            checks.append((">= 200k deltas/s", protocol.deltas_per_s >= 200_000))
+        verdict = ", ".join(f"{name}: {'ok' if ok else 'MISS'}" for name, ok in checks)
+        print(f"{protocol.case:<24}{verdict}")
+
+
+def fps(row: Row) -> str:
+    rate = row.frames_per_s
+    return "-" if rate is None else f"{rate:.1f}"
+
+
+def baseline_bytes(row: Row) -> float:
+    k = row.content_bytes // row.deltas
+    return k * row.deltas * (row.deltas + 1) / 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N and no 100k run")
+    args = parser.parse_args()
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    harness = KernelHarness()
+    try:
+        harness.execute(KERNEL_SETUP)
+        comm = CommClient(harness)
+        comm.open()
+        baseline = CommClient(harness)
+        baseline.open({}, target="bench_baseline")
+        pairs: list[tuple[Row, Row | None]] = []
+        cases = [(n, k, 0.0) for n in sizes for k in (1, 10)]
+        cases.append((50 if args.quick else 250, 10, 50.0))
+        for n, k, rate in cases:
+            print(f"running {n} x {k} @ {rate}", file=sys.stderr, flush=True)
+            repeats = 5 if n <= 1_000 else 3
+            protocol = median_row([run_protocol(harness, comm, n, k, rate) for _ in range(repeats)])
+            base = None
+            if k * n * n / 2 <= BASELINE_LIMIT_BYTES:
+                base = median_row(
+                    [run_baseline(harness, baseline, n, k, rate) for _ in range(min(repeats, 2))]
+                )
+            pairs.append((protocol, base))
+        print_table(pairs)
+    finally:
+        harness.shutdown()
+
+
+if __name__ == "__main__":
+    main()
