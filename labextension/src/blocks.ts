@@ -1,7 +1,9 @@
 /**
  * Finds where finished Markdown blocks end in a growing text, so the renderer can keep
  * them and re-render only the tail. A boundary is the start of a non-indented line that
- * follows a blank line, outside fenced code and `$$` math. Scans each line once.
+ * follows a blank line, outside fenced code and `$$` math, except a list item that goes on
+ * a list (a loose list stays one block, so it renders as one list, as in a one-shot
+ * render). Scans each line once.
  */
 export class BlockSplitter {
   /** Offsets where a new block starts, in increasing order. */
@@ -44,14 +46,21 @@ export class BlockSplitter {
         this._math = false;
       }
     } else {
+      const item = LIST_ITEM.test(line);
       if (
         this._afterBlank &&
         !blank &&
         start > 0 &&
         !/^[ \t]/.test(line) &&
-        start !== this.lastBoundary
+        start !== this.lastBoundary &&
+        !(item && this._inList)
       ) {
         this.boundaries.push(start);
+        this._blockStarted = false;
+      }
+      if (!blank && !this._blockStarted) {
+        this._blockStarted = true;
+        this._inList = item;
       }
       const open = FENCE.exec(line);
       if (open) {
@@ -67,9 +76,13 @@ export class BlockSplitter {
   private _fence = '';
   private _math = false;
   private _afterBlank = false;
+  /** Whether the current block has had a non-blank line, and whether that began a list. */
+  private _blockStarted = false;
+  private _inList = false;
 }
 
 const FENCE = /^( {0,3})(`{3,}|~{3,})/;
+const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
 
 function isClosedMath(trimmed: string): boolean {
   return trimmed.length > 4 && trimmed.endsWith('$$');

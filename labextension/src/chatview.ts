@@ -1,7 +1,7 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ChatChange, ChatState } from './chatstate';
 import { IMessageActions, MessageView, button } from './messageview';
-import { RenderMode } from './render';
+import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 
 /** How close to the bottom (px) still counts as "following the stream". */
 const FOLLOW_SLACK = 40;
@@ -31,7 +31,7 @@ export class ChatView {
   }
 
   readonly node: HTMLElement;
-  minRenderIntervalMs = 0;
+  minRenderIntervalMs = DEFAULT_TAIL_INTERVAL_MS;
 
   get views(): ReadonlyMap<string, MessageView> {
     return this._views;

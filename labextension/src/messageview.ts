@@ -77,34 +77,35 @@ export class MessageView {
 
   update(message: IChatMessage): void {
     this._message = message;
-    this._who.textContent =
-      message.role === 'user' ? 'You' : message.model || message.role;
-    if (message.streaming) {
-      this.node.dataset.streaming = 'true';
-    } else {
-      delete this.node.dataset.streaming;
-    }
+    setText(this._who, message.role === 'user' ? 'You' : message.model || message.role);
+    setData(this.node, 'streaming', message.streaming ? 'true' : undefined);
     if (message.finish_reason) {
-      this.node.dataset.finishReason = message.finish_reason;
+      setData(this.node, 'finishReason', message.finish_reason);
     }
-    this._reasoning.hidden = !message.reasoning;
-    if (message.reasoning && this._reasoningText.textContent !== message.reasoning) {
-      this._reasoningText.textContent = message.reasoning;
+    if (this._reasoning.hidden !== !message.reasoning) {
+      this._reasoning.hidden = !message.reasoning;
+    }
+    if (message.reasoning) {
+      setText(this._reasoningText, message.reasoning);
     }
     if (this._body) {
       const body = this._body;
       body.setText(message.content);
-      if (!message.streaming) {
+      if (message.streaming) {
+        setData(this.node, 'rendered', 'false');
+      } else {
+        // Once per finished message, not per delta: mark it when its render caught up.
         body.finish();
+        setData(this.node, 'rendered', 'false');
+        const content = message.content;
+        void body.idle().then(() => {
+          if (body.text === content && this._message.content === content) {
+            setData(this.node, 'rendered', 'true');
+          }
+        });
       }
-      this.node.dataset.rendered = 'false';
-      void body.idle().then(() => {
-        if (body.text === this._message.content && !this._message.streaming) {
-          this.node.dataset.rendered = 'true';
-        }
-      });
-    } else if (this._plain && this._plain.textContent !== message.content) {
-      this._plain.textContent = message.content;
+    } else if (this._plain) {
+      setText(this._plain, message.content);
     }
     this._showError(message);
   }
@@ -116,7 +117,9 @@ export class MessageView {
 
   private _showError(message: IChatMessage): void {
     const error = message.error;
-    this._error.hidden = !error;
+    if (this._error.hidden !== !error) {
+      this._error.hidden = !error;
+    }
     if (!error || this._error.dataset.code === error.code) {
       return;
     }
@@ -156,6 +159,24 @@ export class MessageView {
   private _error: HTMLElement;
   private _body: MarkdownStream | null = null;
   private _plain: HTMLElement | null = null;
+}
+
+/** DOM writes only when something changed: a write per delta costs style and layout. */
+function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
+
+function setData(node: HTMLElement, key: string, value: string | undefined): void {
+  if (node.dataset[key] === value) {
+    return;
+  }
+  if (value === undefined) {
+    delete node.dataset[key];
+  } else {
+    node.dataset[key] = value;
+  }
 }
 
 export function button(

@@ -10,7 +10,8 @@ import { ChatView } from './chatview';
 import { button, plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
 import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
-import { RenderMode } from './render';
+import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
+import { warmUpRenderer } from './warmup';
 
 export const PANEL_ID = 'jupyter-deltachat-panel';
 export const RENDER_MODE_KEY = 'jupyter-deltachat:render-mode';
@@ -124,6 +125,7 @@ export class ChatPanel extends Widget {
       return;
     }
     this._connection?.dispose();
+    warmUpRenderer(this._options.rendermime);
     this._label = label;
     const connection = new ChatConnection(kernel, this._options.client);
     this._connection = connection;
@@ -364,7 +366,7 @@ export class ChatPanel extends Widget {
   private _settings: IPanelSettings = {
     defaultModel: '',
     sendKey: 'Enter',
-    minRenderIntervalMs: 0
+    minRenderIntervalMs: DEFAULT_TAIL_INTERVAL_MS
   };
   private _status: HTMLElement;
   private _chatPicker: HTMLSelectElement;
