@@ -69,7 +69,12 @@ class KernelHarness:
             return "".join(s["text"] for s in self.streams if s["name"] == "stderr")
 
     def execute(
-        self, code: str, *, silent: bool = False, timeout: float = 60, subshell_id: str | None = None
+        self,
+        code: str,
+        *,
+        silent: bool = False,
+        timeout: float = 60,
+        subshell_id: str | None = None,
     ) -> dict[str, Any]:
         """Run ``code`` and return its ``execute_reply`` content; raise if it failed."""
         msg_id = self.start_execute(code, silent=silent, subshell_id=subshell_id)

@@ -7,10 +7,9 @@ import time
 import uuid
 
 import pytest
-
 from kernel_client import CommClient, KernelHarness
 
-TEST_MODELS = r'''
+TEST_MODELS = r"""
 import asyncio, threading
 import jupyter_deltachat as dc
 from jupyter_deltachat.engine import pause
@@ -89,7 +88,7 @@ def paced(messages):
 def history(messages, config):
     yield "|".join(f"{m.role}:{m.content}" for m in messages)
     yield f" t={config.temperature}"
-'''
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,8 +103,14 @@ def chat_id() -> str:
 def send(client: CommClient, content: str, model: str, chat: str | None = None, **extra: object):
     chat = chat or chat_id()
     client.send(
-        {"type": "send", "request_id": uuid.uuid4().hex, "chat_id": chat, "content": content,
-         "model": model, **extra}
+        {
+            "type": "send",
+            "request_id": uuid.uuid4().hex,
+            "chat_id": chat,
+            "content": content,
+            "model": model,
+            **extra,
+        }
     )
     return chat
 
@@ -130,11 +135,17 @@ def test_ready_lists_demo_and_kernel_models(kernel: KernelHarness) -> None:
     assert ready["default_model"] == "demo"
     by_id = {m["id"]: m for m in ready["models"]}
     assert by_id["demo"] == {
-        "id": "demo", "provider": "demo", "label": "Demo (offline)", "configured": True,
+        "id": "demo",
+        "provider": "demo",
+        "label": "Demo (offline)",
+        "configured": True,
         "source": "builtin",
     }
     assert by_id["echo"] == {
-        "id": "echo", "provider": "kernel", "label": "echo", "configured": True,
+        "id": "echo",
+        "provider": "kernel",
+        "label": "echo",
+        "configured": True,
         "source": "kernel",
     }
     assert "words" in by_id  # bare @register takes the function's name
@@ -155,8 +166,13 @@ def test_hello_with_another_version_is_protocol_version(kernel: KernelHarness) -
 def test_registering_a_model_in_a_cell_tells_open_comms(client: CommClient, kernel) -> None:
     kernel.execute("import jupyter_deltachat as dc\ndc.register('late', lambda m: 'late!')")
     models = client.next("models")
-    assert {"id": "late", "provider": "kernel", "label": "late", "configured": True,
-            "source": "kernel"} in models["models"]
+    assert {
+        "id": "late",
+        "provider": "kernel",
+        "label": "late",
+        "configured": True,
+        "source": "kernel",
+    } in models["models"]
     kernel.execute("dc.unregister('late')")
     models = client.next("models")
     assert "late" not in [m["id"] for m in models["models"]]
@@ -221,8 +237,15 @@ def test_100k_deltas_reconstruct_exactly(client: CommClient) -> None:
 def test_history_and_config_reach_the_model(client: CommClient) -> None:
     chat = send(client, "first", "history", config={"temperature": 0.5})
     first = client.stream()
-    client.send({"type": "send", "request_id": "r2", "chat_id": chat, "content": "second",
-                 "model": "history"})
+    client.send(
+        {
+            "type": "send",
+            "request_id": "r2",
+            "chat_id": chat,
+            "content": "second",
+            "model": "history",
+        }
+    )
     second = client.stream()
     assert first.text() == "user:first t=0.5"
     assert second.text() == "user:first|assistant:user:first t=0.5|user:second t=None"
@@ -261,8 +284,15 @@ def test_unknown_model_is_answered_to_the_sender_only(kernel: KernelHarness) -> 
     sender, other = CommClient(kernel), CommClient(kernel)
     sender.open(), other.open()
     chat = chat_id()
-    sender.send({"type": "send", "request_id": "r-unknown", "chat_id": chat, "content": "hi",
-                 "model": "no-such-model"})
+    sender.send(
+        {
+            "type": "send",
+            "request_id": "r-unknown",
+            "chat_id": chat,
+            "content": "hi",
+            "model": "no-such-model",
+        }
+    )
     error = sender.next("error")
     assert error["request_id"] == "r-unknown"
     assert error["error"]["code"] == "unknown_model"
@@ -279,8 +309,15 @@ def test_busy_while_streaming(kernel: KernelHarness) -> None:
     sender.open(), other.open()
     chat = send(sender, "x", "slow")
     sender.next("delta")
-    sender.send({"type": "send", "request_id": "r-busy", "chat_id": chat, "content": "again",
-                 "model": "echo"})
+    sender.send(
+        {
+            "type": "send",
+            "request_id": "r-busy",
+            "chat_id": chat,
+            "content": "again",
+            "model": "echo",
+        }
+    )
     busy = sender.next("error")
     assert busy["request_id"] == "r-busy"
     assert busy["error"]["code"] == "busy"
@@ -381,8 +418,7 @@ def test_regenerate_replaces_the_last_reply(kernel: KernelHarness) -> None:
     chat = send(first, "again", "echo")
     old = first.stream()
     second.stream()
-    first.send({"type": "regenerate", "request_id": "r-regen", "chat_id": chat,
-                "model": "words"})
+    first.send({"type": "regenerate", "request_id": "r-regen", "chat_id": chat, "model": "words"})
     for comm in (first, second):
         snapshot = comm.next("snapshot")
         assert [m["role"] for m in snapshot["messages"]] == ["user"]
@@ -393,7 +429,8 @@ def test_regenerate_replaces_the_last_reply(kernel: KernelHarness) -> None:
     assert second.stream().text() == "again|"
     messages = first.request({"type": "sync", "chat_id": chat}, "snapshot")["messages"]
     assert [(m["role"], m["content"], m.get("model")) for m in messages] == [
-        ("user", "again", None), ("assistant", "again|", "words")
+        ("user", "again", None),
+        ("assistant", "again|", "words"),
     ]
     first.close(), second.close()
 
@@ -416,8 +453,11 @@ def test_clear_empties_the_chat_for_everyone(kernel: KernelHarness) -> None:
     for comm in (first, second):
         snapshot = comm.next("snapshot")
         assert snapshot == {**snapshot, "chat_id": chat, "messages": [], "streaming": None}
-    info = next(c for c in first.request({"type": "hello", "protocol": 1}, "ready")["chats"]
-                if c["chat_id"] == chat)
+    info = next(
+        c
+        for c in first.request({"type": "hello", "protocol": 1}, "ready")["chats"]
+        if c["chat_id"] == chat
+    )
     assert info["message_count"] == 0 and info["streaming"] is False
     first.close(), second.close()
 
@@ -426,7 +466,10 @@ def test_sync_of_a_new_chat_is_an_empty_snapshot(client: CommClient) -> None:
     chat = chat_id()
     snapshot = client.request({"type": "sync", "chat_id": chat}, "snapshot")
     assert without_receipt(snapshot) == {
-        "type": "snapshot", "chat_id": chat, "messages": [], "streaming": None
+        "type": "snapshot",
+        "chat_id": chat,
+        "messages": [],
+        "streaming": None,
     }
 
 
@@ -447,26 +490,51 @@ def test_reply_streams_while_a_cell_sleeps(client: CommClient, kernel: KernelHar
     assert reply_msg["content"]["status"] == "ok"
 
 
-def test_stop_on_a_subshell_is_handled_during_a_running_cell(kernel: KernelHarness) -> None:
-    subshell = kernel.create_subshell()
-    comm = CommClient(kernel, subshell_id=subshell)
-    comm.open()
-    chat = send(comm, "x", "slow")
-    comm.next("delta")
-    cell = kernel.start_execute("import time; time.sleep(5)")
-    while True:  # the cell is running once its execute_input is on iopub
-        if any(m["msg_type"] == "execute_input" and m["parent_header"].get("msg_id") == cell
-               for m in list(kernel.iopub)):
+def stop_during_a_running_cell(
+    kernel: KernelHarness, starter: CommClient, stopper: CommClient
+) -> None:
+    """The routing regression (architecture.md, Subshells): ipykernel 7 routes a comm's next
+    message to the shell of the last frame sent on it, so every frame must carry that comm's
+    own parent, or ``stopper``'s stop queues behind the busy main shell (seconds, not ms).
+    Up to three stops during one running cell: each must beat the cell by far, and the best
+    must take under 200 ms (a retry absorbs a scheduling hiccup on a loaded machine)."""
+    cell = kernel.start_execute("import time; time.sleep(10)")
+    timings = []
+    for _ in range(3):
+        chat = send(starter, "x", "slow")
+        stopper.next("delta")
+        while not any(
+            m["msg_type"] == "execute_input" and m["parent_header"].get("msg_id") == cell
+            for m in list(kernel.iopub)
+        ):
+            stopper.next("delta")  # the cell is running once its execute_input is on iopub
+        sent_at = time.monotonic()
+        stopper.send({"type": "stop", "chat_id": chat})
+        done = stopper.stream(timeout=15).done
+        timings.append(done["_received"] - sent_at)
+        assert done["finish_reason"] == "cancelled"
+        assert timings[-1] < 2, f"a stop waited {timings[-1]:.1f} s behind the running cell"
+        if timings[-1] < 0.2:
             break
-        comm.next("delta")
-    sent_at = time.monotonic()
-    comm.send({"type": "stop", "chat_id": chat})
-    done = comm.stream(timeout=10).done
-    elapsed = done["_received"] - sent_at
-    assert done["finish_reason"] == "cancelled"
-    assert elapsed < 0.2, f"stop took {elapsed * 1000:.0f} ms behind a running cell"
-    kernel.wait_reply(cell, timeout=30)
+    assert min(timings) < 0.2, f"stops took {[f'{t * 1000:.0f} ms' for t in timings]}"
+    reply = kernel.wait_reply(cell, timeout=30)
+    assert reply["content"]["status"] == "ok"
+
+
+def test_stop_on_a_subshell_is_handled_during_a_running_cell(kernel: KernelHarness) -> None:
+    comm = CommClient(kernel, subshell_id=kernel.create_subshell())
+    comm.open()
+    stop_during_a_running_cell(kernel, comm, comm)
     comm.close()
+
+
+def test_a_subshell_comm_stops_a_reply_another_comm_started(kernel: KernelHarness) -> None:
+    """Frames broadcast from a reply that a main-shell comm started must still reach the
+    subshell comm with its own parent."""
+    main, subshell = CommClient(kernel), CommClient(kernel, subshell_id=kernel.create_subshell())
+    main.open(), subshell.open()
+    stop_during_a_running_cell(kernel, main, subshell)
+    main.close(), subshell.close()
 
 
 # -- nothing leaks ------------------------------------------------------------------------
