@@ -4,6 +4,7 @@ secret: errors name fields and rules, never values, and pass through ``redact``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from traceback import format_exception
 from typing import Any
 
@@ -103,26 +104,25 @@ class CredentialsHandler(DeltaChatHandler):
     @web.authenticated
     @authorized
     def put(self, provider: str) -> None:
-        if not self.settings["jupyter_deltachat_allow_credential_edits"]:
-            return self.fail(403, EDITS_DISABLED)
-        try:
-            changes = parse_credentials(provider, self.request.body)
-            self.store.update(provider, changes)
-        except InvalidRequest as error:
-            return self.fail(error.status, error.message)
-        except CredentialStoreError as error:
-            return self.fail(500, str(error))
-        self.set_status(204)
-        self.finish()
+        self._edit(
+            lambda: self.store.update(provider, parse_credentials(provider, self.request.body))
+        )
 
     @web.authenticated
     @authorized
     def delete(self, provider: str) -> None:
+        def remove() -> None:
+            check_provider(provider)
+            self.store.delete(provider)
+
+        self._edit(remove)
+
+    def _edit(self, change: Callable[[], None]) -> None:
+        """Apply a change to the store: 204, or the one error that says why not."""
         if not self.settings["jupyter_deltachat_allow_credential_edits"]:
             return self.fail(403, EDITS_DISABLED)
         try:
-            check_provider(provider)
-            self.store.delete(provider)
+            change()
         except InvalidRequest as error:
             return self.fail(error.status, error.message)
         except CredentialStoreError as error:
