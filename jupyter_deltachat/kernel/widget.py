@@ -25,8 +25,8 @@ from ..engine import Reply
 from ..errors import DeltaChatError
 from ..redact import redact
 from ..types import ChatConfig, Message
+from .cell_output import STOPPED_MARK, with_mark
 from .chats import ChatService, Event
-from .magics import STOPPED_MARK, with_mark
 
 log = logging.getLogger(__name__)
 

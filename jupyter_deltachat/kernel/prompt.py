@@ -1,0 +1,171 @@
+"""How a ``%chat`` line becomes a prompt: options apart from the prompt, ``{name}``
+interpolation from the user namespace, and lines ending in ``?`` kept from IPython's help."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Callable
+from typing import Any
+
+from ..redact import redact
+from .chats import DEFAULT_CHAT
+
+
+class ChatError(Exception):
+    """A ``%chat`` failure shown as one clear, redacted line instead of a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31mChatError\x1b[0m: {self}"]
+
+
+_VALUE_OPTIONS = frozenset(
+    {"-m", "--model", "-s", "--system", "--chat", "-f", "--format"}
+    | {"--temperature", "--max-tokens", "-o", "--output"}
+)
+
+
+# -- interpolation ----------------------------------------------------------------------
+
+
+class NamespaceFormatter(string.Formatter):
+    """``str.format`` over the user namespace: names, ``.attr`` and ``[index]`` only.
+
+    ``string.Formatter`` resolves a field by attribute and item lookups, never by
+    evaluating code, and ``{{``/``}}`` are its escapes; an unknown name is an error.
+    """
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, int) or not key:
+            raise ChatError(
+                "the prompt has an empty {} field; name a variable like {x}, write {{ and }} "
+                "for literal braces, or use --no-interpolate"
+            )
+        if key not in self.namespace:
+            raise ChatError(
+                f"name {key!r} is not defined (in {{{key}}} in the prompt); define it, write "
+                "{{ and }} for literal braces, or use --no-interpolate"
+            )
+        return self.namespace[key]
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        try:
+            return super().get_field(field_name, args, kwargs)
+        except ChatError:
+            raise
+        except (AttributeError, LookupError, TypeError, ValueError) as exc:
+            raise ChatError(f"cannot interpolate {{{field_name}}}: {exc}") from None
+
+
+def interpolate(prompt: str, namespace: dict[str, Any]) -> str:
+    """``prompt`` with ``{name}``, ``{obj.attr}``, ``{seq[0]}`` filled from ``namespace``."""
+    try:
+        return NamespaceFormatter(namespace).vformat(prompt, (), {})
+    except ChatError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ChatError(
+            f"cannot interpolate the prompt: {exc}; write {{{{ and }}}} for literal braces, "
+            "or use --no-interpolate"
+        ) from None
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def split_options(line: str) -> tuple[list[str], str]:
+    """The leading option tokens of ``line``, and the rest verbatim (the prompt).
+
+    Only the options are shell-split, so a prompt like ``what's this?`` keeps its quote.
+    ``--`` ends the options explicitly.
+    """
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    tokens: list[str] = []
+    wants_value = False
+    while True:
+        start = lexer.instream.tell()
+        try:
+            token = lexer.get_token()
+        except ValueError as exc:
+            if wants_value:
+                raise ChatError(f"cannot read the value of {tokens[-1]}: {exc}") from None
+            return tokens, line[start:].strip()
+        if token is None or token == lexer.eof:
+            return tokens, ""
+        if wants_value:
+            tokens.append(token)
+            wants_value = False
+        elif token == "--":
+            return tokens, line[lexer.instream.tell() :].strip()
+        elif token.startswith("-") and len(token) > 1:
+            tokens.append(token)
+            wants_value = token in _VALUE_OPTIONS
+        else:
+            return tokens, line[start:].strip()
+
+
+def subcommand(words: list[str]) -> str | None:
+    """The subcommand ``words`` spell exactly, or None: then the line is a prompt."""
+    if not words:
+        return None
+    name, rest = words[0], words[1:]
+    shapes: dict[str, Callable[[list[str]], bool]] = {
+        "help": lambda r: not r,
+        "models": lambda r: not r,
+        "use": lambda r: len(r) == 1,
+        "history": _chat_option_only,
+        "clear": _chat_option_only,
+        "register": lambda r: len(r) == 2 and all(_dotted_name(w) for w in r),
+    }
+    shape = shapes.get(name)
+    return name if shape is not None and shape(rest) else None
+
+
+def _chat_option_only(rest: list[str]) -> bool:
+    return (
+        not rest
+        or (len(rest) == 2 and rest[0] == "--chat")
+        or (len(rest) == 1 and rest[0].startswith("--chat="))
+    )
+
+
+def _dotted_name(text: str) -> bool:
+    return all(part.isidentifier() for part in text.split("."))
+
+
+def chat_id_option(rest: list[str]) -> str:
+    if not rest:
+        return DEFAULT_CHAT
+    chat_id = rest[1] if len(rest) == 2 else rest[0].partition("=")[2]
+    if not chat_id:
+        raise ChatError("--chat needs a chat id")
+    return chat_id
+
+
+_QUESTION_LINE = re.compile(r"^([ \t]*)%chat([ \t]+\S.*\?)[ \t]*$")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """IPython reads a line ending in ``?`` as a help request, so ``%chat what is this?``
+    would show help on ``this``: such ``%chat`` lines become the magic's call directly."""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    kept = []
+    for line in lines:
+        match = _QUESTION_LINE.match(line.rstrip("\n"))
+        if match is None:
+            kept.append(line)
+            continue
+        ending = "\n" if line.endswith("\n") else ""
+        call = f"get_ipython().run_line_magic('chat', {match[2].strip()!r})"
+        kept.append(f"{match[1]}{call}{ending}")
+    return kept
