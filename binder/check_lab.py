@@ -59,9 +59,7 @@ def main() -> int:
             page.wait_for_selector("#jp-main-dock-panel")
             page.locator(".lm-TabBar-tab.lm-mod-current", has_text=notebook).first.wait_for()
             page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
-            page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(
-                state="attached"
-            )
+            page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(state="attached")
             say(f"{notebook} is open and its kernel is idle")
 
             open_panel(page)
@@ -101,7 +99,9 @@ def main() -> int:
             say("every cell of the notebook ran without errors")
 
             # The notebook's %chat exchange is in the sidebar's default chat too.
-            panel(page).locator("[data-role='user']", has_text="hello from a notebook cell").wait_for()
+            panel(page).locator(
+                "[data-role='user']", has_text="hello from a notebook cell"
+            ).wait_for()
             # The notebook's five-line model is in the sidebar's picker and answers there.
             wait_model_listed(page, "reverse")
             count = assistant_messages(page).count()

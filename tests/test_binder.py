@@ -32,7 +32,10 @@ def run_example(name: str, tmp_path: Path) -> dict[str, Any]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["JUPYTER_DELTACHAT_CREDENTIALS"] = str(tmp_path / "credentials.json")
     client = NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "examples")}}
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "examples")}},
     )
     client.execute(env=env)
     for cell in nb.cells:
@@ -62,7 +65,8 @@ def test_welcome_notebook_runs_offline(tmp_path: Path) -> None:
     assert "| reverse | kernel | yes |" in models and "| count | kernel | yes |" in models
     status = next(cell for source, cell in cells.items() if "store.status" in source)
     assert text_of(status).split("\n")[:6] == [
-        f"{provider:10} no key" for provider in ["openai", "anthropic", "google", "groq", "bedrock", "ollama"]
+        f"{provider:10} no key"
+        for provider in ["openai", "anthropic", "google", "groq", "bedrock", "ollama"]
     ]
 
 
@@ -113,7 +117,8 @@ def test_binder_configuration() -> None:
     runtime = (binder / "runtime.txt").read_text().strip()
     assert re.fullmatch(r"python-3\.\d+", runtime)
     requirements = [
-        line.split("#")[0].strip() for line in (binder / "requirements.txt").read_text().splitlines()
+        line.split("#")[0].strip()
+        for line in (binder / "requirements.txt").read_text().splitlines()
     ]
     assert ".[all]" in requirements  # this repository with every provider extra
     post_build = binder / "postBuild"

@@ -42,7 +42,9 @@ def test_binder_check_passes(tmp_path: Path) -> None:
     )
     elapsed = time.monotonic() - started
     output = result.stdout
-    assert result.returncode == 0, f"binder/check.sh failed after {elapsed:.0f} s:\n{output[-12000:]}"
+    assert result.returncode == 0, (
+        f"binder/check.sh failed after {elapsed:.0f} s:\n{output[-12000:]}"
+    )
     for milestone in (
         "Building conda environment for python=",
         'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"',
