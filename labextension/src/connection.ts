@@ -142,15 +142,40 @@ export class ChatConnection {
       const content = reply.content as Partial<KernelMessage.IReplyErrorContent>;
       const reason = failure || `${content.ename ?? 'error'}: ${content.evalue ?? ''}`;
       if (/ModuleNotFoundError|No module named/.test(reason)) {
+        const python = await this._kernelPython();
+        const exact = python ? ` or in a terminal: ${quoted(python)} -m ${INSTALL_COMMAND}` : '';
         return (
           `The kernel "${this.kernel.name}" does not have jupyter-deltachat. ` +
-          `Install it in the kernel's environment with: ${INSTALL_COMMAND} ` +
-          '(then restart the kernel).'
+          `Install it into the kernel's environment: in a notebook cell %${INSTALL_COMMAND}` +
+          `${exact}. Then restart the kernel.`
         );
       }
       return `Loading jupyter-deltachat in the kernel failed: ${reason}`;
     }
     return '';
+  }
+
+  /** The kernel's Python executable (silently), so the install command names the right one. */
+  private async _kernelPython(): Promise<string> {
+    let output = '';
+    try {
+      const future = this.kernel.requestExecute({
+        code: 'import sys as _s; print(_s.executable); del _s',
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      });
+      future.onIOPub = msg => {
+        if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') {
+          output += msg.content.text;
+        }
+      };
+      await future.done;
+    } catch {
+      return '';
+    }
+    return output.trim();
   }
 
   private _onCommMsg(msg: KernelMessage.ICommMsgMsg): void {
@@ -223,6 +248,10 @@ export class ChatConnection {
   private _resolveReady: (() => void) | null = null;
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _received = new Signal<this, KernelEvent>(this);
+}
+
+function quoted(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `"${path}"`;
 }
 
 async function withTimeout(promise: Promise<void>, ms: number): Promise<boolean> {

@@ -143,3 +143,39 @@ def wait_model_listed(page: Any, model: str) -> None:
     panel(page).locator(f"select[aria-label='Model'] option[value='{model}']").wait_for(
         state="attached", timeout=KERNEL_TIMEOUT
     )
+
+
+def notebook_cells(page: Any) -> Any:
+    return page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+
+
+def wait_status(page: Any, state: str, timeout: int = KERNEL_TIMEOUT) -> Any:
+    status = panel(page).locator(f".jp-DeltaChat-status[data-state='{state}']")
+    status.wait_for(timeout=timeout)
+    return status
+
+
+RENDERED_HTML = """message => {
+  // The rendered HTML of a reply, block by block, without whitespace between elements.
+  const out = [];
+  for (const block of message.querySelectorAll('.jp-DeltaChat-markdown > .jp-DeltaChat-block')) {
+    for (const child of block.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE && !child.textContent.trim()) continue;
+      out.push(child.nodeType === Node.ELEMENT_NODE ? child.outerHTML : child.textContent);
+    }
+  }
+  return out;
+}"""
+
+
+def rendered_html(message: Any) -> list[str]:
+    """Top-level rendered nodes of a reply, in order, as HTML (blocks flattened)."""
+    return message.evaluate(RENDERED_HTML)
+
+
+def cell_source(cell: Any) -> str:
+    """A cell's source as CodeMirror shows it, one `.cm-line` per line."""
+    return cell.evaluate(
+        "cell => [...cell.querySelectorAll('.cm-content .cm-line')]"
+        ".map(line => line.textContent).join('\\n')"
+    )

@@ -68,7 +68,7 @@ def _wait_until_up(server: LabServer) -> None:
     raise RuntimeError(f"jupyter lab did not answer in time:\n{server.log_text()[-4000:]}")
 
 
-def start_lab(base: Path) -> LabServer:
+def start_lab(base: Path, extra_env: dict[str, str] | None = None) -> LabServer:
     """A real JupyterLab with the extension, its own root dir, settings, token and key file."""
     root = base / "root"
     root.mkdir()
@@ -84,6 +84,7 @@ def start_lab(base: Path) -> LabServer:
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     news = base / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')

@@ -1,0 +1,147 @@
+"""Panel paths beyond a plain reply: inserting code, several chats, Retry, %chat, restarts."""
+
+from __future__ import annotations
+
+from lab_helpers import (
+    assistant_messages,
+    cell_source,
+    copied_text,
+    message_text,
+    new_notebook,
+    notebook_cells,
+    panel,
+    run_cell,
+    send,
+    start_cell,
+    wait_finished,
+    wait_model_listed,
+    wait_status,
+    wait_streaming,
+)
+from test_browser_panel import SLOW_MODEL, SLOW_TEXT
+
+FLAKY_MODEL = """
+import jupyter_deltachat as dc
+_calls = []
+@dc.register("flaky")
+def flaky(messages):
+    _calls.append(1)
+    if len(_calls) == 1:
+        raise RuntimeError("flaky failure number one")
+    yield "recovered on retry"
+"""
+
+
+def test_insert_code_below_the_active_cell(page):
+    new_notebook(page)
+    run_cell(page, "first = 1")
+    cells = notebook_cells(page)
+    assert cells.count() == 2
+    cells.nth(0).locator(".jp-InputPrompt").click()
+    page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active").first.wait_for()
+    send(page, "Hello", model="demo")
+    reply = wait_finished(page)
+    code = reply.locator(".jp-DeltaChat-code").first
+    expected = copied_text(page, code.get_by_role("button", name="Copy code"))
+    code.get_by_role("button", name="Insert code below the active cell").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')"
+        ".length === 3"
+    )
+    inserted = cells.nth(1)
+    assert "jp-mod-active" in (inserted.get_attribute("class") or "")
+    assert cell_source(inserted) == expected
+    assert cell_source(cells.nth(0)) == "first = 1"
+    assert cell_source(cells.nth(2)) == ""
+
+
+def test_switching_between_chats(page):
+    new_notebook(page)
+    send(page, "question in the default chat", model="demo")
+    wait_finished(page)
+    picker = panel(page).get_by_label("Chat", exact=True)
+    assert picker.input_value() == "default"
+
+    panel(page).get_by_role("button", name="New chat").click()
+    page.wait_for_function(
+        "() => document.querySelector('#jupyter-deltachat-panel select[aria-label=Chat]')"
+        ".value !== 'default'"
+    )
+    new_chat = picker.input_value()
+    assert panel(page).locator("[data-role]").count() == 0
+    send(page, "question in the new chat", model="demo")
+    wait_finished(page)
+    assert picker.locator("option").count() == 2
+
+    picker.select_option("default")
+    users = panel(page).locator("[data-role='user']")
+    users.filter(has_text="question in the default chat").wait_for()
+    assert users.count() == 1
+    assert assistant_messages(page).count() == 1
+
+    picker.select_option(new_chat)
+    users.filter(has_text="question in the new chat").wait_for()
+    assert users.count() == 1
+    assert message_text(page, users.first) == "question in the new chat"
+
+
+def test_retry_on_an_inline_error(page):
+    new_notebook(page)
+    run_cell(page, FLAKY_MODEL)
+    wait_model_listed(page, "flaky")
+    send(page, "try", model="flaky")
+    reply = wait_finished(page)
+    assert reply.get_attribute("data-finish-reason") == "error"
+    error = reply.get_by_role("alert")
+    assert "The model raised an error." in error.inner_text()
+    assert "flaky failure number one" in error.inner_text()
+    error.get_by_role("button", name="Retry").click()
+    panel(page).locator(
+        "[data-role='assistant'][data-finish-reason='stop'][data-rendered='true']"
+    ).wait_for()
+    assert assistant_messages(page).count() == 1
+    reply = assistant_messages(page).last
+    assert message_text(page, reply) == "recovered on retry"
+    assert not reply.locator(".jp-DeltaChat-error").is_visible()
+
+
+def test_chat_magic_exchange_appears_live(page):
+    new_notebook(page)
+    run_cell(page, SLOW_MODEL)
+    wait_model_listed(page, "slow")
+    cell = start_cell(page, "%chat -m slow asked from a cell")
+    panel(page).locator("[data-role='user']", has_text="asked from a cell").wait_for()
+    wait_streaming(page).locator("p", has_text="w10 ").wait_for()
+    assert "[*]" in cell.locator(".jp-InputPrompt").inner_text(), "the cell is still running"
+    reply = wait_finished(page)
+    assert reply.get_attribute("data-finish-reason") == "stop"
+    assert copied_text(page, reply.get_by_role("button", name="Copy message")) == SLOW_TEXT
+
+
+RECORD_STATES = """() => {
+  const status = document.querySelector('#jupyter-deltachat-panel .jp-DeltaChat-status');
+  window.__states = [];
+  new MutationObserver(() => window.__states.push(status.dataset.state))
+    .observe(status, { attributes: true, attributeFilter: ['data-state'] });
+}"""
+
+
+def test_reconnects_after_a_kernel_restart(page):
+    new_notebook(page)
+    send(page, "before the restart", model="demo")
+    wait_finished(page)
+    page.evaluate(RECORD_STATES)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel…").first.click()
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    page.wait_for_function(
+        "() => window.__states.includes('connecting') && window.__states.at(-1) === 'ready'",
+        timeout=60_000,
+    )
+    wait_status(page, "ready")
+    # The restarted kernel has forgotten the chat; the panel shows what the kernel holds.
+    panel(page).locator("[data-role]").first.wait_for(state="detached")
+    send(page, "after the restart", model="demo")
+    reply = wait_finished(page)
+    assert reply.get_attribute("data-finish-reason") == "stop"
+    assert panel(page).locator("[data-role='user']").count() == 1
