@@ -16,7 +16,7 @@ export interface IChatMessage extends IMessage {
 export type ChatChange =
   | { kind: 'reset' }
   | { kind: 'added'; message: IChatMessage }
-  | { kind: 'updated'; message: IChatMessage };
+  | { kind: 'updated'; message: IChatMessage; appended?: string };
 
 /**
  * One conversation as the kernel told it. Applies protocol events in order; answers
@@ -80,10 +80,12 @@ export class ChatState {
         message.seq = event.seq;
         if (event.channel === 'reasoning') {
           message.reasoning = (message.reasoning ?? '') + event.text;
+          this._changed.emit({ kind: 'updated', message });
         } else {
           message.content += event.text;
+          // Views append the delta: comparing the whole text per delta would be O(length).
+          this._changed.emit({ kind: 'updated', message, appended: event.text });
         }
-        this._changed.emit({ kind: 'updated', message });
         return true;
       }
       case 'done': {

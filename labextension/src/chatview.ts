@@ -68,7 +68,7 @@ export class ChatView {
     } else {
       const view = this._views.get(change.message.id);
       if (view) {
-        view.update(change.message);
+        view.update(change.message, change.appended);
       } else {
         this._add(change.message);
       }

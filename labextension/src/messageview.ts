@@ -75,7 +75,8 @@ export class MessageView {
     return this._body;
   }
 
-  update(message: IChatMessage): void {
+  /** Show the message's new state; `appended` is the content just added, if that is all. */
+  update(message: IChatMessage, appended?: string): void {
     this._message = message;
     setText(this._who, message.role === 'user' ? 'You' : message.model || message.role);
     setData(this.node, 'streaming', message.streaming ? 'true' : undefined);
@@ -90,7 +91,11 @@ export class MessageView {
     }
     if (this._body) {
       const body = this._body;
-      body.setText(message.content);
+      if (appended !== undefined) {
+        body.append(appended);
+      } else {
+        body.setText(message.content);
+      }
       if (message.streaming) {
         setData(this.node, 'rendered', 'false');
       } else {

@@ -67,7 +67,15 @@ export class MarkdownStream {
     this._schedule();
   }
 
-  /** The full text so far; usually the previous text plus a delta. */
+  /** Text added at the end (a delta): O(delta), unlike `setText`, which compares it all. */
+  append(delta: string): void {
+    if (delta) {
+      this._text += delta;
+      this._schedule();
+    }
+  }
+
+  /** The full text so far; a text that does not go on from the current one restarts. */
   setText(text: string): void {
     if (text === this._text) {
       return;
