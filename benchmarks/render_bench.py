@@ -42,9 +42,7 @@ def bench(messages, config):
                 time.sleep(delay)
         yield _doc[i:i + int(size)]
 """
-FINISHED = (
-    "[data-role='assistant']:not([data-streaming])[data-finish-reason][data-rendered='true']"
-)
+FINISHED = "[data-role='assistant']:not([data-streaming])[data-finish-reason][data-rendered='true']"
 PROBE = """() => {
   window.__bench = { longTasks: [], frames: 0, running: true };
   new PerformanceObserver(list => {
@@ -93,8 +91,9 @@ def markdown_document() -> str:
 def wait_rendered(page) -> None:
     """Poll 4 times a second: playwright's own wait_for polls on every animation frame and
     would add its selector queries to the main-thread time being measured."""
-    page.wait_for_function(f"() => !!document.querySelector({FINISHED!r})", polling=250,
-                           timeout=600_000)
+    page.wait_for_function(
+        f"() => !!document.querySelector({FINISHED!r})", polling=250, timeout=600_000
+    )
 
 
 def cdp_task_seconds(cdp) -> float:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_helpers import LAB_LOAD_TIMEOUT, KERNEL_TIMEOUT, open_lab, panel, wait_status
+from lab_helpers import KERNEL_TIMEOUT, LAB_LOAD_TIMEOUT, open_lab, panel, wait_status
 from lab_server import LabServer, start_lab, stop_lab
 
 KERNEL_NAME = "bare"

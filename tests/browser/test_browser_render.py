@@ -95,5 +95,5 @@ def test_incremental_render_equals_a_one_shot_render(page, lab_server):
     assert one_shot_reply.locator(".jp-DeltaChat-block").count() == 1
     one_shot = rendered_html(one_shot_reply)
     assert len(incremental) == len(one_shot)
-    for got, want in zip(incremental, one_shot):
+    for got, want in zip(incremental, one_shot, strict=True):
         assert got == want
