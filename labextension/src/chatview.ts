@@ -1,6 +1,7 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ChatChange, ChatState } from './chatstate';
-import { IMessageActions, MessageView, button } from './messageview';
+import { caretDownIcon } from '@jupyterlab/ui-components';
+import { IMessageActions, MessageView, iconButton } from './messageview';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 
 /** How close to the bottom (px) still counts as "following the stream". */
@@ -23,7 +24,7 @@ export class ChatView {
     this._list.setAttribute('role', 'log');
     this._list.setAttribute('aria-label', 'Messages');
     this._list.addEventListener('scroll', () => this._onScroll());
-    this._jump = button('Jump to latest', 'Jump to latest', () => this.follow());
+    this._jump = iconButton(caretDownIcon, 'Jump to latest', () => this.follow(), 'Jump to latest');
     this._jump.classList.add('jp-DeltaChat-jump');
     this._jump.hidden = true;
     this.node.append(this._list, this._jump);

@@ -1,5 +1,6 @@
 import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { LabIcon, addBelowIcon, caretDownEmptyIcon, copyIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
 import { MarkdownStream, RenderMode } from './render';
 
@@ -31,10 +32,14 @@ export class MessageView {
     header.className = 'jp-DeltaChat-messageHeader';
     this._who = document.createElement('span');
     this._who.className = 'jp-DeltaChat-who';
-    const copy = button('Copy', 'Copy message', () => {
-      Clipboard.copyToSystem(this._message.content);
-    });
-    header.append(this._who, copy);
+    const tools = document.createElement('span');
+    tools.className = 'jp-DeltaChat-messageTools';
+    tools.append(
+      iconButton(copyIcon, 'Copy message', () => {
+        Clipboard.copyToSystem(this._message.content);
+      })
+    );
+    header.append(this._who, tools);
 
     this._reasoning = document.createElement('details');
     this._reasoning.className = 'jp-DeltaChat-reasoning';
@@ -147,8 +152,8 @@ export class MessageView {
       bar.className = 'jp-DeltaChat-codeBar';
       const code = () => (pre.textContent ?? '').replace(/\n$/, '');
       bar.append(
-        button('Copy', 'Copy code', () => Clipboard.copyToSystem(code())),
-        button('Insert', 'Insert code below the active cell', () =>
+        iconButton(copyIcon, 'Copy code', () => Clipboard.copyToSystem(code())),
+        iconButton(addBelowIcon, 'Insert code below the active cell', () =>
           this._actions.insertCode(code())
         )
       );
@@ -197,6 +202,53 @@ export function button(
   element.title = label;
   element.addEventListener('click', onClick);
   return element;
+}
+
+/**
+ * A compact JupyterLab-style toolbar button: a LabIcon, optionally a short text; the
+ * accessible name is `label` (also the tooltip).
+ */
+export function iconButton(
+  icon: LabIcon,
+  label: string,
+  onClick: () => void,
+  text = ''
+): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal jp-DeltaChat-iconButton';
+  element.append(
+    icon.element({
+      tag: 'span',
+      className: 'jp-DeltaChat-icon',
+      elementPosition: 'center',
+      height: '16px',
+      width: '16px'
+    })
+  );
+  if (text) {
+    const span = document.createElement('span');
+    span.className = 'jp-ToolbarButtonComponent-label';
+    span.textContent = text;
+    element.append(span);
+  }
+  element.setAttribute('aria-label', label);
+  element.title = label;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+/** A `<select>` in JupyterLab's HTMLSelect look (wrapper, caret icon). */
+export function styledSelect(label: string, select: HTMLSelectElement): HTMLElement {
+  const wrap = document.createElement('div');
+  wrap.className = 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select';
+  select.setAttribute('aria-label', label);
+  select.title = label;
+  wrap.append(
+    select,
+    caretDownEmptyIcon.element({ tag: 'span', className: 'jp-DeltaChat-caret' })
+  );
+  return wrap;
 }
 
 /** Errors in plain words: what happened and what to do. */

@@ -4,10 +4,17 @@ import { UUID } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
+import {
+  addIcon,
+  clearIcon,
+  lockIcon,
+  refreshIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
-import { button, plainWords } from './messageview';
+import { iconButton, plainWords, styledSelect } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
 import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
@@ -43,18 +50,22 @@ export class ChatPanel extends Widget {
 
     this._status = div('jp-DeltaChat-status');
     this._status.setAttribute('role', 'status');
+    this._statusText = document.createElement('span');
+    this._statusText.className = 'jp-DeltaChat-statusText';
+    this._status.append(div('jp-DeltaChat-statusDot'), this._statusText);
 
     this._chatPicker = document.createElement('select');
-    this._chatPicker.setAttribute('aria-label', 'Chat');
     this._chatPicker.addEventListener('change', () =>
       this.showChat(this._chatPicker.value)
     );
-    const bar = div('jp-DeltaChat-bar');
+    const bar = div('jp-DeltaChat-bar jp-Toolbar');
+    bar.setAttribute('role', 'toolbar');
+    bar.setAttribute('aria-label', 'Chat toolbar');
     bar.append(
-      this._chatPicker,
-      button('New', 'New chat', () => this.newChat()),
-      button('Clear', 'Clear chat', () => this.clear()),
-      button('Keys', 'API keys', () => this._options.openKeys())
+      styledSelect('Chat', this._chatPicker),
+      iconButton(addIcon, 'New chat', () => this.newChat()),
+      iconButton(clearIcon, 'Clear chat', () => this.clear()),
+      iconButton(lockIcon, 'API keys', () => this._options.openKeys())
     );
 
     this._view = new ChatView(
@@ -71,7 +82,6 @@ export class ChatPanel extends Widget {
     this._notice.hidden = true;
 
     this._modelPicker = document.createElement('select');
-    this._modelPicker.setAttribute('aria-label', 'Model');
     this._modelPicker.addEventListener('change', () => this._onModelPicked());
 
     this._input = document.createElement('textarea');
@@ -80,11 +90,17 @@ export class ChatPanel extends Widget {
     this._input.rows = 3;
     this._input.addEventListener('keydown', event => this._onKey(event));
 
-    this._send = button('Send', 'Send', () => this.send());
-    this._stop = button('Stop', 'Stop', () => this.stop());
-    this._regenerate = button('Regenerate', 'Regenerate', () => this.regenerate());
+    this._send = textButton('Send', 'jp-mod-accept', () => this.send());
+    this._stop = textButton('Stop', 'jp-mod-warn', () => this.stop());
+    this._stop.prepend(stopIcon.element({ tag: 'span', className: 'jp-DeltaChat-icon' }));
+    this._regenerate = iconButton(refreshIcon, 'Regenerate', () => this.regenerate());
     const actions = div('jp-DeltaChat-actions');
-    actions.append(this._modelPicker, this._regenerate, this._stop, this._send);
+    actions.append(
+      styledSelect('Model', this._modelPicker),
+      this._regenerate,
+      this._stop,
+      this._send
+    );
     const composer = div('jp-DeltaChat-composer');
     composer.append(this._input, actions);
 
@@ -302,20 +318,25 @@ export class ChatPanel extends Widget {
 
   private _showStatus(): void {
     const connection = this._connection;
+    let text: string;
     if (!connection) {
-      this._status.textContent = 'No kernel yet';
-      return;
-    }
-    const state = connection.status;
-    this._status.dataset.state = state;
-    if (state === 'ready') {
-      const subshell = connection.usesSubshell ? ' (subshell)' : '';
-      this._status.textContent = `Attached to ${this._label}${subshell}`;
-    } else if (state === 'failed') {
-      this._status.textContent = connection.statusMessage;
+      text = 'No kernel yet';
     } else {
-      this._status.textContent = `${this._label}: ${connection.statusMessage}…`;
+      const state = connection.status;
+      this._status.dataset.state = state;
+      if (state === 'ready') {
+        const subshell = connection.usesSubshell ? ' (subshell)' : '';
+        text = `${this._label}${subshell}`;
+      } else if (state === 'failed') {
+        text = connection.statusMessage;
+      } else {
+        text = `${this._label}: ${connection.statusMessage}…`;
+      }
     }
+    this._statusText.textContent = text;
+    // One line in the panel; the whole of it (and the state) in the tooltip.
+    const state = connection?.status ?? 'no kernel';
+    this._status.title = connection?.status === 'ready' ? `Attached to ${text}` : `${text} (${state})`;
   }
 
   private _updateControls(): void {
@@ -369,6 +390,7 @@ export class ChatPanel extends Widget {
     minRenderIntervalMs: DEFAULT_TAIL_INTERVAL_MS
   };
   private _status: HTMLElement;
+  private _statusText: HTMLElement;
   private _chatPicker: HTMLSelectElement;
   private _view: ChatView;
   private _notice: HTMLElement;
@@ -386,6 +408,20 @@ function renderMode(): RenderMode {
   } catch {
     return 'incremental';
   }
+}
+
+/** A JupyterLab dialog-style text button (`jp-mod-accept` primary, `jp-mod-warn` stop). */
+function textButton(label: string, mod: string, onClick: () => void): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = `jp-Button jp-mod-styled ${mod} jp-DeltaChat-textButton`;
+  const span = document.createElement('span');
+  span.textContent = label;
+  element.append(span);
+  element.setAttribute('aria-label', label);
+  element.title = label;
+  element.addEventListener('click', onClick);
+  return element;
 }
 
 function div(className: string): HTMLDivElement {

@@ -179,3 +179,35 @@ def cell_source(cell: Any) -> str:
         "cell => [...cell.querySelectorAll('.cm-content .cm-line')]"
         ".map(line => line.textContent).join('\\n')"
     )
+
+
+SCREENSHOT_CELL = (
+    "import jupyter_deltachat as dc\n\n"
+    "@dc.register\n"
+    "def shout(messages, config):\n"
+    "    for word in messages[-1].content.split():\n"
+    '        yield word.upper() + " "'
+)
+
+
+def docs_screenshot(page: Any, path: Any) -> None:
+    """The whole JupyterLab window at 1280x800, the reply scrolled so that its heading,
+    list, code block and formula show; no hover effects."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_timeout(300)
+    left = page.evaluate("() => document.querySelector('#jp-right-stack').getBoundingClientRect().left")
+    page.mouse.move(left - 2, 400)
+    page.mouse.down()
+    page.mouse.move(left - 140, 400, steps=5)
+    page.mouse.up()
+    page.mouse.move(640, 5)
+    page.wait_for_timeout(400)
+    page.evaluate(
+        """() => {
+          const list = document.querySelector('#jupyter-deltachat-panel .jp-DeltaChat-messages');
+          const user = [...list.querySelectorAll("[data-role='user']")].pop();
+          list.scrollTop = Math.max(0, user.offsetTop - list.offsetTop - 8);
+        }"""
+    )
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path))

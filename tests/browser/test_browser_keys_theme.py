@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from lab_helpers import panel, send, wait_finished
+from lab_helpers import (
+    SCREENSHOT_CELL,
+    docs_screenshot,
+    new_notebook,
+    panel,
+    run_cell,
+    send,
+    wait_finished,
+)
 from test_browser_panel import screenshot_dir
 
 SECRET = "sk-test-deltachat-7f3a9c21e5b8d4aa"
@@ -66,6 +74,8 @@ def test_dark_theme_screenshot(page, tmp_path):
     use_theme(page, "JupyterLab Dark")
     try:
         page.locator("body[data-jp-theme-name='JupyterLab Dark']").wait_for(state="attached")
+        new_notebook(page)
+        run_cell(page, SCREENSHOT_CELL)
         send(page, "Hello", model="demo")
         wait_finished(page)
         background = page.evaluate(
@@ -76,7 +86,7 @@ def test_dark_theme_screenshot(page, tmp_path):
             int(x) for x in background[background.index("(") + 1 : -1].split(",")[:3]
         )
         assert red + green + blue < 3 * 96, f"panel background {background} is not dark"
-        panel(page).screenshot(path=str(screenshot_dir(tmp_path) / "panel-dark.png"))
+        docs_screenshot(page, screenshot_dir(tmp_path) / "panel-dark.png")
     finally:
         use_theme(page, "JupyterLab Light")
         page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 from lab_helpers import (
+    SCREENSHOT_CELL,
     assistant_messages,
     copied_text,
+    docs_screenshot,
     kernel_content,
     message_text,
     new_notebook,
@@ -44,6 +46,8 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 def test_demo_reply_renders_the_kernels_content(page, tmp_path):
     assert panel(page).get_by_role("button", name="Clear chat").is_visible()
+    new_notebook(page)
+    run_cell(page, SCREENSHOT_CELL)
     send(page, "Hello", model="demo")
     user = panel(page).locator("[data-role='user']").last
     assert user.get_attribute("data-message-id")
@@ -61,7 +65,7 @@ def test_demo_reply_renders_the_kernels_content(page, tmp_path):
         "import jupyter_deltachat as dc"
     )
     assert panel(page).get_by_role("button", name="Regenerate").is_visible()
-    panel(page).screenshot(path=str(screenshot_dir(tmp_path) / "panel-light.png"))
+    docs_screenshot(page, screenshot_dir(tmp_path) / "panel-light.png")
 
 
 def test_notebook_model_reply_equals_kernel_content(page):
