@@ -195,7 +195,9 @@ def docs_screenshot(page: Any, path: Any) -> None:
     list, code block and formula show; no hover effects."""
     page.set_viewport_size({"width": 1280, "height": 800})
     page.wait_for_timeout(300)
-    left = page.evaluate("() => document.querySelector('#jp-right-stack').getBoundingClientRect().left")
+    left = page.evaluate(
+        "() => document.querySelector('#jp-right-stack').getBoundingClientRect().left"
+    )
     page.mouse.move(left - 2, 400)
     page.mouse.down()
     page.mouse.move(left - 140, 400, steps=5)
