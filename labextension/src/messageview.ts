@@ -226,6 +226,8 @@ export function iconButton(
       width: '16px'
     })
   );
+  // The per-element id would make two renders of the same message differ.
+  element.querySelectorAll('[data-icon-id]').forEach(node => node.removeAttribute('data-icon-id'));
   if (text) {
     const span = document.createElement('span');
     span.className = 'jp-ToolbarButtonComponent-label';
