@@ -340,7 +340,7 @@ def test_stop_keeps_partial_text_and_runs_finally(
     chat = send(client, "x", model)
     first = client.next("delta")
     client.send({"type": "stop", "chat_id": chat, "message_id": first["message_id"]})
-    stream = Stream_from(first, client)
+    stream = stream_after(first, client)
     assert stream.done["finish_reason"] == "cancelled"
     count = len(stream.text().split())
     assert count >= 1
@@ -359,7 +359,7 @@ def test_stop_when_nothing_streams_is_a_no_op(client: CommClient) -> None:
     assert [e for e in client.drain() if e["type"] in ("error", "done")] == []
 
 
-def Stream_from(first: dict, client: CommClient):  # noqa: N802 - reads as a constructor
+def stream_after(first: dict, client: CommClient):
     """The rest of a stream whose first delta was already taken."""
     rest = client.stream(first["message_id"])
     rest.deltas.insert(0, first)
