@@ -503,7 +503,7 @@ def stop_during_a_running_cell(
     timings = []
     for _ in range(3):
         chat = send(starter, "x", "slow")
-        stopper.next("delta")  # streaming before the cell starts
+        message_id = stopper.next("delta")["message_id"]  # streaming before the cell starts
         cell = kernel.start_execute("import time; time.sleep(3)")
         while not any(
             m["msg_type"] == "execute_input" and m["parent_header"].get("msg_id") == cell
@@ -512,7 +512,9 @@ def stop_during_a_running_cell(
             stopper.next("delta")  # the cell is running once its execute_input is on iopub
         sent_at = time.monotonic()
         stopper.send({"type": "stop", "chat_id": chat})
-        done = stopper.stream(timeout=15).done
+        done = stopper.next("done", timeout=15)
+        while done["message_id"] != message_id:
+            done = stopper.next("done", timeout=15)
         timings.append(done["_received"] - sent_at)
         assert done["finish_reason"] == "cancelled"
         assert timings[-1] < 1.5, f"a stop waited {timings[-1]:.1f} s for the running cell"
