@@ -178,15 +178,21 @@ class CredentialStore:
             else:
                 providers.pop(provider, None)
 
-    def update(self, provider: str, changes: Mapping[str, str]) -> None:
+    def update(self, provider: str, changes: Mapping[str, str]) -> list[str]:
         """Set the given fields of ``provider``, keeping the others; ``""`` removes a field.
 
-        The read and the write happen under one lock, so concurrent updates of different
-        fields or providers all survive.
+        A stored key is bound to its URL: a ``base_url`` change that does not set the key
+        again removes the stored key, so a silent URL change (a script in a page, a
+        prompt-injected reply) cannot send the key to another host. Returns the names of
+        the secret fields removed that way. The read and the write happen under one lock,
+        so concurrent updates of different fields or providers all survive.
         """
         _check_fields(provider, changes)
         with self._locked() as providers:
             merged = dict(providers.get(provider, {}))
+            unbound = _unbound_secrets(provider, merged, changes)
+            for name in unbound:
+                del merged[name]
             for name, value in changes.items():
                 if value:
                     merged[name] = value
@@ -196,6 +202,7 @@ class CredentialStore:
                 providers[provider] = merged
             else:
                 providers.pop(provider, None)
+        return unbound
 
     def delete(self, provider: str) -> None:
         """Forget ``provider``; deleting what is not stored is not an error."""
@@ -377,6 +384,18 @@ def _remember(provider: str, fields: Mapping[str, str]) -> None:
     for name, value in fields.items():
         if spec is None or name in spec.secret_fields:
             remember_secret(value)
+
+
+def _unbound_secrets(
+    provider: str, stored: Mapping[str, str], changes: Mapping[str, str]
+) -> list[str]:
+    """The stored secrets a change of ``base_url`` unbinds (none when the change sets one)."""
+    spec = PROVIDER_SPECS.get(provider)
+    if spec is None or "base_url" not in changes:
+        return []
+    if changes["base_url"] == stored.get("base_url", "") or spec.secret_fields & set(changes):
+        return []
+    return [name for name in spec.field_names if name in spec.secret_fields and name in stored]
 
 
 def _owns_directory(directory: Path) -> bool:

@@ -97,7 +97,7 @@ def test_get_set_update_delete(store: CredentialStore) -> None:
     store.set("openai", {"api_key": "k1-0123456789", "base_url": "http://a/v1"})
     store.update("openai", {"api_key": "k2-0123456789"})
     assert store.get("openai") == {"api_key": "k2-0123456789", "base_url": "http://a/v1"}
-    store.update("openai", {"base_url": ""})
+    assert store.update("openai", {"api_key": "k2-0123456789", "base_url": ""}) == []
     assert store.get("openai") == {"api_key": "k2-0123456789"}
     store.set("openai", {"base_url": "http://b/v1"})
     assert store.get("openai") == {"base_url": "http://b/v1"}
@@ -110,6 +110,22 @@ def test_get_set_update_delete(store: CredentialStore) -> None:
     }
     with pytest.raises(TypeError, match="must be strings"):
         store.set("openai", {"api_key": 5})  # type: ignore[dict-item]
+
+
+def test_a_stored_key_is_bound_to_its_base_url(store: CredentialStore) -> None:
+    """Changing base_url without the key removes the key, so it never reaches a new host."""
+    assert store.update("openai", {"api_key": "k1-0123456789", "base_url": "http://a/v1"}) == []
+    assert store.update("openai", {"base_url": "http://a/v1"}) == []
+    assert store.get("openai") == {"api_key": "k1-0123456789", "base_url": "http://a/v1"}
+    assert store.update("openai", {"base_url": "http://evil/v1"}) == ["api_key"]
+    assert store.get("openai") == {"base_url": "http://evil/v1"}
+    assert store.update("openai", {"api_key": "k2-0123456789"}) == []
+    assert store.update("openai", {"base_url": ""}) == ["api_key"]
+    assert store.get("openai") == {}
+    assert store.update("openai", {"base_url": "http://b/v1"}) == []
+    assert store.update("ollama", {"base_url": "http://gpu:11434/v1"}) == []
+    assert store.update("ollama", {"base_url": "http://other:11434/v1"}) == []
+    assert store.get("ollama") == {"base_url": "http://other:11434/v1"}
 
 
 def test_resolution_order_explicit_then_env_then_store(

@@ -147,7 +147,7 @@ async def test_browser_requests_need_the_xsrf_token(
             "X-XSRFToken": xsrf_value,
         },
     )
-    assert with_token.code == 204
+    assert with_token.code == 200
     assert json.loads(store_path.read_text())["providers"]["openai"]["api_key"] == SECRET
 
 
@@ -209,8 +209,7 @@ async def test_put_stores_the_key_and_get_never_returns_it(jp_fetch: Any, store_
         "openai",
         body=json.dumps({"api_key": SECRET, "base_url": "https://proxy.example/v1"}),
     )
-    assert response.code == 204
-    assert response.body == b""
+    assert (response.code, json.loads(response.body)) == (200, {"key_removed": False})
     assert json.loads(store_path.read_text()) == {
         "version": 1,
         "providers": {"openai": {"api_key": SECRET, "base_url": "https://proxy.example/v1"}},
@@ -236,9 +235,84 @@ async def test_put_merges_fields_and_empty_string_removes_one(
         {"api_key": SECRET + "2"},
     ):
         response = await fetch(jp_fetch, "PUT", "credentials", "openai", body=json.dumps(body))
-        assert response.code == 204
+        assert response.code == 200
     stored = json.loads(store_path.read_text())["providers"]
     assert stored == {"openai": {"api_key": SECRET + "2"}}
+
+
+async def put_openai(jp_fetch: Any, body: dict[str, str]) -> tuple[int, Any]:
+    response = await fetch(jp_fetch, "PUT", "credentials", "openai", body=json.dumps(body))
+    return response.code, json.loads(response.body)
+
+
+async def test_changing_base_url_without_the_key_removes_the_stored_key(
+    jp_fetch: Any, store_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = {"api_key": SECRET, "base_url": "https://proxy.example/v1"}
+    assert await put_openai(jp_fetch, first) == (200, {"key_removed": False})
+    assert await put_openai(jp_fetch, {"base_url": "https://proxy.example/v1"}) == (
+        200,
+        {"key_removed": False},
+    )
+    assert await put_openai(jp_fetch, {"base_url": "https://attacker.example/v1"}) == (
+        200,
+        {"key_removed": True},
+    )
+    stored = json.loads(store_path.read_text())["providers"]
+    assert stored == {"openai": {"base_url": "https://attacker.example/v1"}}
+    response = await fetch(jp_fetch, "GET", "providers")
+    openai = json.loads(response.body)["providers"][0]
+    assert (openai["configured"], openai["hint"]) == (False, None)
+
+    again = {"api_key": SECRET, "base_url": "https://attacker.example/v1"}
+    assert await put_openai(jp_fetch, again) == (200, {"key_removed": False})
+    assert await put_openai(jp_fetch, {"base_url": ""}) == (200, {"key_removed": True})
+    assert not json.loads(store_path.read_text())["providers"]
+    response = await fetch(jp_fetch, "DELETE", "credentials", "openai")
+    assert response.code == 204
+
+    changes = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("jupyter_deltachat: ")
+    ]
+    assert changes == [
+        "jupyter_deltachat: openai credentials changed: set api_key, base_url",
+        "jupyter_deltachat: openai credentials changed: set base_url",
+        "jupyter_deltachat: openai credentials changed: set base_url; "
+        "removed api_key (bound to the previous base_url)",
+        "jupyter_deltachat: openai credentials changed: set api_key, base_url",
+        "jupyter_deltachat: openai credentials changed: removed base_url, "
+        "api_key (bound to the previous base_url)",
+        "jupyter_deltachat: openai credentials changed: removed all",
+    ]
+    assert "attacker.example" not in caplog.text
+    assert "proxy.example" not in caplog.text
+
+
+async def test_base_url_change_is_refused_while_the_key_comes_from_the_environment(
+    jp_fetch: Any, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    response = await fetch(
+        jp_fetch,
+        "PUT",
+        "credentials",
+        "openai",
+        body=json.dumps({"base_url": "https://attacker.example/v1"}),
+    )
+    assert (response.code, message_of(response)) == (
+        409,
+        "the OpenAI key comes from the server's environment (OPENAI_API_KEY), so a base URL "
+        "set here would send it to another host; set OPENAI_BASE_URL in the server's "
+        "environment instead",
+    )
+    assert not store_path.exists()
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example/v1")
+    assert await put_openai(jp_fetch, {"base_url": "https://attacker.example/v1"}) == (
+        200,
+        {"key_removed": False},
+    )
 
 
 async def test_key_from_environment_shows_source_env_and_short_key_no_hint(
@@ -270,7 +344,7 @@ async def test_bedrock_and_ollama_configuration(jp_fetch: Any) -> None:
         ("ollama", {"base_url": "http://gpu:11434/v1"}),
     ):
         response = await fetch(jp_fetch, "PUT", "credentials", provider, body=json.dumps(body))
-        assert response.code == 204
+        assert response.code == 200
     response = await fetch(jp_fetch, "GET", "providers")
     assert b"wJalrXUtnFEMI" not in response.body
     assert b"AKIAIOSFODNN7EXAMPLE" not in response.body
@@ -423,7 +497,7 @@ async def test_delete_is_idempotent(jp_fetch: Any, store_path: Path) -> None:
     response = await fetch(
         jp_fetch, "PUT", "credentials", "groq", body=json.dumps({"api_key": SECRET})
     )
-    assert response.code == 204
+    assert response.code == 200
     for _ in range(2):
         response = await fetch(jp_fetch, "DELETE", "credentials", "groq")
         assert (response.code, response.body) == (204, b"")
@@ -625,7 +699,7 @@ async def test_key_set_through_rest_reaches_a_running_kernel(
     response = await fetch(
         jp_fetch, "PUT", "credentials", "openai", body=json.dumps({"api_key": KERNEL_SECRET})
     )
-    assert response.code == 204
+    assert response.code == 200
 
     assert await in_thread(kernel.evaluate, "_default_store().status('openai')") == (
         "(True, 'store')"
@@ -688,7 +762,7 @@ async def test_built_in_openai_model_uses_key_and_url_set_through_rest(
     await in_thread(kernel.execute, BUILT_IN_MODEL_CALL)
     body = {"api_key": KERNEL_SECRET, "base_url": fake_openai.base_url}
     response = await fetch(jp_fetch, "PUT", "credentials", "openai", body=json.dumps(body))
-    assert response.code == 204
+    assert response.code == 200
 
     assert await in_thread(kernel.evaluate, "_dc_builtin('openai:gpt-4o')") == "'Hello there'"
     assert fake_openai.authorizations.get(timeout=10) == f"Bearer {KERNEL_SECRET}"

@@ -1,29 +1,32 @@
 """What a ``%chat`` cell shows: MIME bundles, the stopped/cut-off marks, the code a
-``-f code`` reply puts into a new cell, and tables for ``%chat models`` and ``history``."""
+``-f code`` reply puts into a new cell, and tables for ``%chat models`` and ``history``.
+
+Every Markdown output the kernel makes (``%chat`` live and final, ``history``, ``models``,
+the ``Chat`` widget) is built by ``bundle``, which neutralises it: the cell that ran
+``%chat`` is trusted, so its Markdown is rendered without a sanitizer (docs/security.md)."""
 
 from __future__ import annotations
 
 import re
 
+from ..safe_markdown import code_blocks, neutralize
 from ..types import Message
 
 STOPPED_MARK = "*⏹ stopped*"
 LENGTH_MARK = "*… cut off at the token limit*"
 
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
-_CODE_BLOCK = re.compile(
-    r"^(```|~~~)[ \t]*([\w+-]*)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL
-)
 _PYTHON_TAGS = ("", "python", "py", "python3", "ipython", "ipython3")
 
 
 # -- output -----------------------------------------------------------------------------
 
 
-def bundle(text: str, text_format: str) -> dict[str, str]:
+def bundle(text: str, text_format: str, plain: str | None = None) -> dict[str, str]:
+    """The MIME bundle showing ``text``: plain only, or neutralised Markdown and plain text."""
     if text_format == "text":
         return {"text/plain": text}
-    return {"text/markdown": text, "text/plain": text}
+    return {"text/markdown": neutralize(text), "text/plain": text if plain is None else plain}
 
 
 def with_mark(content: str, mark: str) -> str:
@@ -34,8 +37,12 @@ def with_mark(content: str, mark: str) -> str:
 
 
 def extract_code(reply: str) -> str:
-    """The reply's first Python (or untagged) code block, else its first block, else all."""
-    blocks = [(m.group(2).lower(), m.group(3)) for m in _CODE_BLOCK.finditer(reply)]
+    """The reply's first Python (or untagged) code block, else its first block, else all.
+
+    Blocks are those a Markdown parser renders as code, so a fence hidden in an HTML
+    comment or an HTML block is never picked.
+    """
+    blocks = code_blocks(reply)
     for tag, code in blocks:
         if tag in _PYTHON_TAGS:
             return code.rstrip("\n")

@@ -127,8 +127,7 @@ class ChatMagics(Magics):
             ]
             for info in infos
         ]
-        table = {"text/markdown": markdown_table(header, rows)}
-        table["text/plain"] = plain_table(header, rows)
+        table = bundle(markdown_table(header, rows), "markdown", plain_table(header, rows))
         display(table, raw=True)
 
     def _use(self, rest: list[str]) -> None:
@@ -141,10 +140,7 @@ class ChatMagics(Magics):
         if not messages:
             print(f"chat {chat_id!r} is empty")
             return
-        display(
-            {"text/markdown": history_markdown(messages), "text/plain": history_plain(messages)},
-            raw=True,
-        )
+        display(bundle(history_markdown(messages), "markdown", history_plain(messages)), raw=True)
 
     def _clear(self, rest: list[str]) -> None:
         chat_id = chat_id_option(rest)

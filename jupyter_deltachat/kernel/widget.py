@@ -25,7 +25,7 @@ from ..engine import Reply
 from ..errors import DeltaChatError
 from ..redact import redact
 from ..types import ChatConfig, Message
-from .cell_output import STOPPED_MARK, with_mark
+from .cell_output import STOPPED_MARK, bundle, with_mark
 from .chats import ChatService, Event
 
 log = logging.getLogger(__name__)
@@ -289,5 +289,5 @@ class Chat(widgets.VBox):
         if output is None:
             return
         self._last_render = time.monotonic()
-        data = {"text/markdown": text, "text/plain": text}
+        data = bundle(text, "markdown")
         output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)

@@ -15,7 +15,7 @@ from tornado import web
 from .._version import __version__
 from ..credentials import PROVIDER_SPECS, CredentialStore, CredentialStoreError
 from ..redact import redact
-from .validation import InvalidRequest, check_provider, parse_credentials
+from .validation import InvalidRequest, check_base_url_change, check_provider, parse_credentials
 
 AUTH_RESOURCE = "deltachat"
 EDITS_DISABLED = (
@@ -56,6 +56,19 @@ class DeltaChatHandler(APIHandler):
             self.request.path,
             redact("".join(format_exception(kind, value, traceback))),
         )
+
+
+def describe_change(changes: dict[str, str], unbound: list[str]) -> str:
+    """``set api_key, base_url; removed region``: field names only, never values."""
+    set_names = [name for name, value in changes.items() if value]
+    removed = [name for name, value in changes.items() if not value]
+    removed += [f"{name} (bound to the previous base_url)" for name in unbound]
+    parts = [
+        f"{verb} {', '.join(names)}"
+        for verb, names in (("set", set_names), ("removed", removed))
+        if names
+    ]
+    return "; ".join(parts) or "nothing"
 
 
 class StatusHandler(DeltaChatHandler):
@@ -101,12 +114,23 @@ class ProvidersHandler(DeltaChatHandler):
 
 
 class CredentialsHandler(DeltaChatHandler):
+    """Writes to the store. Every change is logged by provider and field names, never values."""
+
     @web.authenticated
     @authorized
     def put(self, provider: str) -> None:
-        self._edit(
-            lambda: self.store.update(provider, parse_credentials(provider, self.request.body))
-        )
+        def change() -> dict[str, Any]:
+            changes = parse_credentials(provider, self.request.body)
+            check_base_url_change(self.store, provider, changes)
+            unbound = self.store.update(provider, changes)
+            self.log.info(
+                "jupyter_deltachat: %s credentials changed: %s",
+                provider,
+                describe_change(changes, unbound),
+            )
+            return {"key_removed": bool(unbound)}
+
+        self._edit(change, 200)
 
     @web.authenticated
     @authorized
@@ -114,18 +138,25 @@ class CredentialsHandler(DeltaChatHandler):
         def remove() -> None:
             check_provider(provider)
             self.store.delete(provider)
+            self.log.info("jupyter_deltachat: %s credentials changed: removed all", provider)
 
-        self._edit(remove)
+        self._edit(remove, 204)
 
-    def _edit(self, change: Callable[[], None]) -> None:
-        """Apply a change to the store: 204, or the one error that says why not."""
+    def _edit(self, change: Callable[[], dict[str, Any] | None], status: int) -> None:
+        """Apply a change to the store: ``status`` (with the change's JSON answer, if any),
+        or the one error that says why not."""
         if not self.settings["jupyter_deltachat_allow_credential_edits"]:
             return self.fail(403, EDITS_DISABLED)
         try:
-            change()
+            answer = change()
         except InvalidRequest as error:
+            if error.status == 409:
+                self.log.warning("jupyter_deltachat: refused a change: %s", error.message)
             return self.fail(error.status, error.message)
         except CredentialStoreError as error:
             return self.fail(500, str(error))
-        self.set_status(204)
-        self.finish()
+        self.set_status(status)
+        if answer is None:
+            return self.finish()
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(answer))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ..credentials import PROVIDER_SPECS
+from ..credentials import PROVIDER_SPECS, CredentialStore
 
 MAX_BODY_BYTES = 16 * 1024
 URL_FIELDS = frozenset({"base_url"})
@@ -54,6 +56,35 @@ def parse_credentials(provider: str, body: bytes) -> dict[str, str]:
     for name, value in data.items():
         _check_value(name, value)
     return data
+
+
+def check_base_url_change(
+    store: CredentialStore, provider: str, changes: Mapping[str, str]
+) -> None:
+    """Refuse (409) a ``base_url`` change that would send a key from the environment to a
+    new host: the store unbinds a key it holds (``CredentialStore.update``), but it cannot
+    remove one the server's environment supplies."""
+    spec = PROVIDER_SPECS[provider]
+    if "base_url" not in changes or changes["base_url"] == store.get(provider).get("base_url", ""):
+        return
+    sources = store.field_sources(provider)
+    if sources.get("base_url") == "env":
+        return
+    variables = [
+        variable
+        for name in spec.field_names
+        if name in spec.secret_fields and sources.get(name) == "env"
+        for variable in spec.env.get(name, ())
+        if os.environ.get(variable)
+    ]
+    if variables:
+        url_variables = " or ".join(spec.env.get("base_url", ())) or "the base URL variable"
+        raise InvalidRequest(
+            409,
+            f"the {spec.label} key comes from the server's environment ({variables[0]}), so "
+            f"a base URL set here would send it to another host; set {url_variables} in "
+            "the server's environment instead",
+        )
 
 
 def _check_value(name: str, value: object) -> None:
