@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from .errors import DeltaChatError, ModelError
 from .redact import redact
+from .stop import StopSignal, bind
 from .types import ChatConfig, Finish, FinishReason, Message, Reasoning, Usage
 
 DEFAULT_FRAME_INTERVAL = 1 / 30  # at most 30 frames a second per message
@@ -42,41 +43,6 @@ class DeltaFrame:
     seq: int
     text: str
     channel: Channel
-
-
-_current_reply: contextvars.ContextVar[Reply | None] = contextvars.ContextVar(
-    "jupyter_deltachat_reply", default=None
-)
-
-
-def on_stop(callback: Callable[[], None]) -> Callable[[], None]:
-    """Call ``callback`` from the stopping thread when the running reply is stopped.
-
-    Providers use it to shut a socket whose read is blocked on a silent server. Returns
-    a function that unregisters the callback. Outside a reply this does nothing.
-    """
-    reply = _current_reply.get()
-    if reply is None:
-        return lambda: None
-    return reply._add_stop_callback(callback)
-
-
-def stop_requested() -> bool:
-    """Whether the reply running in this context was asked to stop."""
-    reply = _current_reply.get()
-    return reply is not None and reply.stop_requested
-
-
-def pause(seconds: float) -> bool:
-    """Sleep ``seconds``, waking early on a stop; returns True if the reply was stopped.
-
-    For models that pace themselves (the ``demo`` model does), so a stop is immediate.
-    """
-    reply = _current_reply.get()
-    if reply is None:
-        time.sleep(seconds)
-        return False
-    return reply._stop_event.wait(seconds)
 
 
 class FrameClock:
@@ -175,9 +141,8 @@ class Reply:
         self._on_frame = on_frame
         self._on_done = on_done
         self.lock = threading.RLock()  # held while frames and done are handed out
-        self._stop_event = threading.Event()
+        self._stop = StopSignal()
         self._done_event = threading.Event()
-        self._stop_callbacks: list[Callable[[], None]] = []
         self._pending: list[tuple[Channel, list[str]]] = []
         self._sent: dict[Channel, list[str]] = {"content": [], "reasoning": []}
         self._next_due = 0.0
@@ -189,14 +154,14 @@ class Reply:
 
     def start(self) -> None:
         context = contextvars.copy_context()
-        context.run(_current_reply.set, self)
+        context.run(bind, self._stop)
         threading.Thread(
             target=context.run, args=(self._run,), name="deltachat-reply", daemon=True
         ).start()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_event.is_set()
+        return self._stop.is_set()
 
     @property
     def finished(self) -> bool:
@@ -205,11 +170,12 @@ class Reply:
     def stop(self) -> None:
         """Ask the reply to stop: pending text is kept and flushed, done says cancelled."""
         with self.lock:
-            if self._stop_event.is_set() or self._done_event.is_set():
+            if self._done_event.is_set():
                 return
-            self._stop_event.set()
-            callbacks = list(self._stop_callbacks)
+            callbacks = self._stop.set()
             task = self._task
+        if callbacks is None:
+            return
         if task is not None:
             loop, running = task
             loop.call_soon_threadsafe(running.cancel)
@@ -227,26 +193,13 @@ class Reply:
         with self.lock:
             return "".join(self._sent["content"]), "".join(self._sent["reasoning"]), self.seq
 
-    def _add_stop_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
-        with self.lock:
-            if not self._stop_event.is_set():
-                self._stop_callbacks.append(callback)
-                return lambda: self._remove_stop_callback(callback)
-        callback()
-        return lambda: None
-
-    def _remove_stop_callback(self, callback: Callable[[], None]) -> None:
-        with self.lock:
-            if callback in self._stop_callbacks:
-                self._stop_callbacks.remove(callback)
-
     # -- the worker thread --------------------------------------------------------------
 
     def _run(self) -> None:
         try:
             self._consume(call_model(self.model, self.messages, self.config))
         except BaseException as exc:  # noqa: BLE001 - every failure ends the reply cleanly
-            if not self._stop_event.is_set():
+            if not self._stop.is_set():
                 self.error = as_chat_error(exc)
         finally:
             self._finish()
@@ -267,7 +220,7 @@ class Reply:
             )
 
     def _consume_iterator(self, iterator: Any) -> None:
-        push, stopped = self._push, self._stop_event.is_set
+        push, stopped = self._push, self._stop.is_set
         try:
             for item in iterator:
                 if stopped():
@@ -280,7 +233,7 @@ class Reply:
 
     async def _consume_async(self, result: Any) -> Any:
         with self.lock:
-            stopped_already = self._stop_event.is_set()
+            stopped_already = self._stop.is_set()
             if not stopped_already:
                 self._task = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
         if stopped_already:
@@ -290,7 +243,7 @@ class Reply:
             return None
         if not hasattr(result, "__aiter__"):
             return await result  # an awaitable: its value is consumed like a return value
-        push, stopped = self._push, self._stop_event.is_set
+        push, stopped = self._push, self._stop.is_set
         try:
             async for item in result:
                 if stopped():
@@ -365,7 +318,7 @@ class Reply:
                 if self._pending:
                     self._flush(time.monotonic())
             finally:
-                if self._stop_event.is_set():
+                if self._stop.is_set():
                     self.finish_reason = "cancelled"
                 elif self.error is not None:
                     self.finish_reason = "error"

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from jupyter_deltachat.engine import DeltaFrame, Reply, call_model, on_stop
+from jupyter_deltachat.engine import DeltaFrame, Reply, call_model
+from jupyter_deltachat.stop import on_stop
 from jupyter_deltachat.types import ChatConfig, Finish, Message, Reasoning, Usage
 
 WAIT = 10.0

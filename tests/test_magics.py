@@ -26,7 +26,7 @@ PROVIDER_ENV_PREFIXES = ("OPENAI", "ANTHROPIC", "GEMINI", "GOOGLE", "GROQ", "AWS
 
 MODELS = """
 import jupyter_deltachat as dc
-from jupyter_deltachat.engine import pause
+from jupyter_deltachat.stop import pause
 
 @dc.register
 def echo(messages):

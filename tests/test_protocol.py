@@ -12,7 +12,7 @@ from kernel_client import CommClient, KernelHarness
 TEST_MODELS = r"""
 import asyncio, threading
 import jupyter_deltachat as dc
-from jupyter_deltachat.engine import pause
+from jupyter_deltachat.stop import pause
 
 FINALLY = {"slow": threading.Event(), "slow_async": threading.Event()}
 

@@ -18,7 +18,7 @@ from jupyter_deltachat.kernel.magics import STOPPED_MARK
 SETUP = '''
 import threading
 import jupyter_deltachat as dc
-from jupyter_deltachat.engine import pause
+from jupyter_deltachat.stop import pause
 from jupyter_deltachat.kernel import SERVICE
 
 def echo(messages):

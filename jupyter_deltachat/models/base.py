@@ -18,7 +18,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from ..engine import on_stop, stop_requested
 from ..errors import (
     AuthError,
     BadRequestError,
@@ -30,6 +29,7 @@ from ..errors import (
     TruncatedError,
 )
 from ..redact import redact
+from ..stop import on_stop, stop_requested
 from ..types import Attachment, ChatConfig, Finish, Message, Reasoning, Usage
 
 Delta = str | Reasoning

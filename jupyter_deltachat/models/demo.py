@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..engine import pause
+from ..stop import pause
 from ..types import ChatConfig, Finish, Message
 
 WELCOME = r"""## Welcome to deltachat
