@@ -29,7 +29,7 @@ from fakes.script import Script  # noqa: E402
 from fakes.server import FakeServer, Plan  # noqa: E402
 
 from jupyter_deltachat.credentials import ENV_PATH, CredentialStore  # noqa: E402
-from jupyter_deltachat.engine import Reply  # noqa: E402
+from jupyter_deltachat.engine import DeltaFrame, Reply  # noqa: E402
 from jupyter_deltachat.types import ChatConfig, Message  # noqa: E402
 
 EVENTS_PER_HTTP_CHUNK = 100
@@ -67,9 +67,7 @@ def run_engine(model: Any) -> int:
         model,
         MESSAGES,
         ChatConfig(),
-        Message("assistant", ""),
-        on_frame=frames.append,
-        on_done=lambda _: done.set(),
+        lambda event: frames.append(event) if isinstance(event, DeltaFrame) else done.set(),
     )
     reply.start()
     if not done.wait(120):

@@ -2,10 +2,12 @@
 
 A model returns a ``str``, an awaitable, a sync iterator or an async iterator of deltas.
 A ``Reply`` runs it in a worker thread (async ones on one shared background event loop),
-accumulates the deltas, and hands out coalesced ``DeltaFrame``s: the first delta at
-once, then at most one frame per ``frame_interval``; a quiet model's pending text is
-flushed by the shared ``FrameClock``. A stop is checked between deltas; the generator is
-then closed from the thread that runs it, so its ``finally`` blocks run there.
+accumulates the deltas, and reports through one callback: coalesced ``DeltaFrame``s (the
+first delta at once, then at most one frame per ``frame_interval``; a quiet model's
+pending text is flushed by the shared ``FrameClock``), then one ``ReplyDone``, its outcome.
+The reply writes no chat: ``ChatService`` records what the events say. A stop is checked
+between deltas; the generator is then closed from the thread that runs it, so its
+``finally`` blocks run there.
 """
 
 from __future__ import annotations
@@ -45,6 +47,22 @@ class DeltaFrame:
     channel: Channel
 
 
+@dataclass(frozen=True)
+class ReplyDone:
+    """A reply's outcome, its last event: what the frames held and why it ended."""
+
+    message_id: str
+    seq: int
+    content: str
+    reasoning: str | None
+    finish_reason: FinishReason
+    error: DeltaChatError | None
+    usage: Usage | None
+
+
+ReplyEvent = DeltaFrame | ReplyDone
+
+
 class FrameClock:
     """One daemon thread that flushes replies whose model went quiet with text pending."""
 
@@ -82,11 +100,11 @@ class _EventLoopThread:
     """The one background asyncio loop that runs every async model."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
-        with self.lock:
+        with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 threading.Thread(
@@ -114,9 +132,9 @@ def call_model(model: Callable[..., Any], messages: list[Message], config: ChatC
 class Reply:
     """One assistant reply being produced: its deltas, frames, stop and outcome.
 
-    ``on_frame`` receives each ``DeltaFrame``; ``on_done`` receives the finished reply
-    (``finish_reason``, ``error``, ``usage`` set, ``message`` holding the final text).
-    Both are called with the reply's lock held, so frames and done never interleave.
+    ``on_event`` receives each ``DeltaFrame`` and then one ``ReplyDone``, in order and
+    never two at once (the reply's lock is held while it runs). ``message`` is the reply's
+    own record of the assistant message (its id and model; the final text once done).
     """
 
     def __init__(
@@ -124,23 +142,26 @@ class Reply:
         model: Callable[..., Any],
         messages: list[Message],
         config: ChatConfig,
-        message: Message,
-        on_frame: Callable[[DeltaFrame], None],
-        on_done: Callable[[Reply], None],
+        on_event: Callable[[ReplyEvent], None],
+        *,
+        model_id: str | None = None,
+        message_id: str | None = None,
         frame_interval: float = DEFAULT_FRAME_INTERVAL,
     ) -> None:
         self.model = model
         self.messages = messages
         self.config = config
-        self.message = message
+        self.message = Message(role="assistant", content="", model=model_id)
+        if message_id is not None:
+            self.message.id = message_id
         self.frame_interval = frame_interval
+        self.outcome: ReplyDone | None = None
         self.seq = 0
         self.finish_reason: FinishReason | None = None
         self.error: DeltaChatError | None = None
         self.usage: Usage | None = None
-        self._on_frame = on_frame
-        self._on_done = on_done
-        self.lock = threading.RLock()  # held while frames and done are handed out
+        self._on_event = on_event
+        self._lock = threading.RLock()  # held while frames and done are handed out
         self._stop = StopSignal()
         self._done_event = threading.Event()
         self._pending: list[tuple[Channel, list[str]]] = []
@@ -169,7 +190,7 @@ class Reply:
 
     def stop(self) -> None:
         """Ask the reply to stop: pending text is kept and flushed, done says cancelled."""
-        with self.lock:
+        with self._lock:
             if self._done_event.is_set():
                 return
             callbacks = self._stop.set()
@@ -187,11 +208,6 @@ class Reply:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done_event.wait(timeout)
-
-    def sent_text(self) -> tuple[str, str, int]:
-        """(content, reasoning, seq) as sent in frames ``1..seq``: a frame-boundary view."""
-        with self.lock:
-            return "".join(self._sent["content"]), "".join(self._sent["reasoning"]), self.seq
 
     # -- the worker thread --------------------------------------------------------------
 
@@ -232,7 +248,7 @@ class Reply:
                 close()
 
     async def _consume_async(self, result: Any) -> Any:
-        with self.lock:
+        with self._lock:
             stopped_already = self._stop.is_set()
             if not stopped_already:
                 self._task = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
@@ -273,7 +289,7 @@ class Reply:
             raise ModelError(f"model yielded {kind.__name__}, expected str")
         if not item:
             return
-        with self.lock:
+        with self._lock:
             pending = self._pending
             if pending and pending[-1][0] == channel:
                 pending[-1][1].append(item)
@@ -291,7 +307,7 @@ class Reply:
         time.sleep(0.0005)
 
     def _on_clock(self) -> None:
-        with self.lock:
+        with self._lock:
             self._clock_armed = False
             if not self._pending or self.finish_reason is not None:
                 return
@@ -308,12 +324,12 @@ class Reply:
             text = "".join(parts)
             self.seq += 1
             self._sent[channel].append(text)
-            self._on_frame(DeltaFrame(self.message.id, self.seq, text, channel))
+            self._on_event(DeltaFrame(self.message.id, self.seq, text, channel))
         self._pending = []
         self._next_due = now + self.frame_interval
 
     def _finish(self) -> None:
-        with self.lock:
+        with self._lock:
             try:
                 if self._pending:
                     self._flush(time.monotonic())
@@ -324,14 +340,22 @@ class Reply:
                     self.finish_reason = "error"
                 else:
                     self.finish_reason = self._model_finish or "stop"
-                self.message.content = "".join(self._sent["content"])
-                reasoning = "".join(self._sent["reasoning"])
-                self.message.reasoning = reasoning or None
-                self.message.finish_reason = self.finish_reason
-                if self.error is not None:
-                    self.message.error = self.error.to_json()
+                outcome = self.outcome = ReplyDone(
+                    message_id=self.message.id,
+                    seq=self.seq,
+                    content="".join(self._sent["content"]),
+                    reasoning="".join(self._sent["reasoning"]) or None,
+                    finish_reason=self.finish_reason,
+                    error=self.error,
+                    usage=self.usage,
+                )
+                self.message.content = outcome.content
+                self.message.reasoning = outcome.reasoning
+                self.message.finish_reason = outcome.finish_reason
+                if outcome.error is not None:
+                    self.message.error = outcome.error.to_json()
                 try:
-                    self._on_done(self)
+                    self._on_event(outcome)
                 finally:
                     self._done_event.set()
 

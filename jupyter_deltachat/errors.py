@@ -48,10 +48,6 @@ class BadRequestError(DeltaChatError):
     code = "bad_request"
 
 
-class UnknownChatError(DeltaChatError):
-    code = "unknown_chat"
-
-
 class UnknownModelError(DeltaChatError):
     code = "unknown_model"
 

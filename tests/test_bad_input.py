@@ -167,3 +167,26 @@ def test_messages_say_what_is_wrong(client: CommClient) -> None:
     assert message_for({"type": "hello", "protocol": "1"}) == (
         "hello: 'protocol' must be an integer, got str"
     )
+
+
+def test_ids_are_at_most_256_characters(client: CommClient) -> None:
+    longest, too_long = "i" * 256, "i" * 257
+    for kind in ("send", "regenerate", "stop", "sync", "clear"):
+        for name in ("chat_id", "request_id"):
+            if name not in VALID[kind]:
+                continue
+            error = client.request({**VALID[kind], name: too_long}, "error")
+            assert error["error"] == {
+                "code": "bad_request",
+                "message": f"{kind}: {name!r} has 257 characters; the limit is 256",
+                "retryable": False,
+            }
+            assert too_long not in str(error)  # an over-long id is never echoed
+    error = client.request({**VALID["stop"], "message_id": too_long}, "error")
+    assert error["error"]["message"] == "stop: 'message_id' has 257 characters; the limit is 256"
+    huge = client.request({"type": "sync", "chat_id": "c" * 5_000_000}, "error")
+    assert huge["error"]["message"] == "sync: 'chat_id' has 5,000,000 characters; the limit is 256"
+    assert "chat_id" not in huge
+    snapshot = client.request({"type": "sync", "chat_id": longest}, "snapshot")
+    assert (snapshot["chat_id"], snapshot["messages"]) == (longest, [])
+    assert client.drain() == []

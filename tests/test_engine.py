@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_deltachat.engine import DeltaFrame, Reply, call_model
+from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyEvent, call_model
 from jupyter_deltachat.stop import on_stop
 from jupyter_deltachat.types import ChatConfig, Finish, Message, Reasoning, Usage
 
@@ -27,13 +27,13 @@ class Recorder:
         self.done = threading.Event()
         self.done_thread_saw: dict[str, Any] = {}
 
-    def on_frame(self, frame: DeltaFrame) -> None:
+    def on_event(self, event: ReplyEvent) -> None:
+        if not isinstance(event, DeltaFrame):
+            self.done.set()
+            return
         with self.frame_arrived:
-            self.frames.append(frame)
+            self.frames.append(event)
             self.frame_arrived.notify_all()
-
-    def on_done(self, reply: Reply) -> None:
-        self.done.set()
 
     def wait_for(self, predicate: Callable[[list[DeltaFrame]], bool]) -> None:
         with self.frame_arrived:
@@ -49,9 +49,7 @@ def run(model: Any, interval: float = 0.033, start: bool = True) -> tuple[Reply,
         model,
         [Message(role="user", content="hi")],
         ChatConfig(temperature=0.5),
-        Message(role="assistant", content=""),
-        recorder.on_frame,
-        recorder.on_done,
+        recorder.on_event,
         frame_interval=interval,
     )
     if start:

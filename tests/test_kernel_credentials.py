@@ -73,3 +73,19 @@ def test_a_saved_key_reaches_open_comms_and_the_default_model(
     assert comm.next("models", timeout=15)["default_model"] == "demo"
     assert SECRET not in json.dumps([m["content"] for m in kernel.iopub])
     comm.close()
+
+
+def test_the_model_poller_ends_with_the_last_comm(kernel: KernelHarness) -> None:
+    pollers = "[t for t in threading.enumerate() if t.name == 'deltachat-models']"
+    kernel.execute("import threading")
+    first, second = CommClient(kernel), CommClient(kernel)
+    first.open(), second.open()
+    first.close()
+    assert kernel.evaluate(f"any(t.is_alive() for t in {pollers})") == "True"
+    second.close()
+    kernel.execute(f"for poller in {pollers}:\n    poller.join(10)")
+    assert kernel.evaluate(f"any(t.is_alive() for t in {pollers})") == "False"
+    third = CommClient(kernel)
+    third.open()
+    assert kernel.evaluate(f"any(t.is_alive() for t in {pollers})") == "True"
+    third.close()

@@ -476,6 +476,32 @@ def test_sync_of_a_new_chat_is_an_empty_snapshot(client: CommClient) -> None:
 # -- threads and subshells ----------------------------------------------------------------
 
 
+def test_the_chats_held_in_memory_are_bounded(kernel: KernelHarness) -> None:
+    comm = CommClient(kernel)
+    comm.open()
+    streaming = send(comm, "x", "slow")
+    comm.next("delta")
+    kept = send(comm, "remember me", "echo")
+    assert comm.next("done")["finish_reason"] == "stop"  # the slow reply streams on
+    new_ids = [f"bound-{i}" for i in range(1100)]
+    for index, new_id in enumerate(new_ids):
+        comm.send({"type": "sync", "chat_id": new_id})
+        if index == 500:
+            comm.send({"type": "sync", "chat_id": kept})  # used again: not among the oldest
+    answered = [comm.next("snapshot")["chat_id"] for _ in range(len(new_ids) + 1)]
+    assert answered == [*new_ids[:501], kept, *new_ids[501:]]
+    chats = {
+        c["chat_id"]: c for c in comm.request({"type": "hello", "protocol": 1}, "ready")["chats"]
+    }
+    assert len(chats) == 1000
+    assert set(chats) == {streaming, kept, *new_ids[102:]}  # the oldest idle ones dropped
+    assert chats[streaming]["streaming"] is True
+    assert chats[kept]["message_count"] == 2
+    comm.send({"type": "stop", "chat_id": streaming})
+    assert comm.next("done")["finish_reason"] == "cancelled"
+    comm.close()
+
+
 def test_reply_streams_while_a_cell_sleeps(client: CommClient, kernel: KernelHarness) -> None:
     send(client, "x", "paced")
     start = client.next("start")

@@ -133,7 +133,7 @@ def test_stop_keeps_the_partial_reply(kernel: KernelHarness) -> None:
 slow_chat = dc.Chat(slow)
 first = threading.Event()
 unsubscribe = SERVICE.subscribe(
-    lambda e: e["type"] == "delta" and e["chat_id"] == slow_chat.chat_id and first.set()
+    lambda e: e.type == "delta" and e.chat_id == slow_chat.chat_id and first.set()
 )
 done, _ = watch(slow_chat, ["user", "assistant"])
 slow_chat.send("go")

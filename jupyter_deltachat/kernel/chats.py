@@ -1,35 +1,68 @@
 """The kernel's conversations: the single source of truth every frontend views.
 
-``ChatService`` owns the chats and produces protocol v1 events (plain dicts) for its
-listeners: the comm server (every open comm), the ``%chat`` magics and the widget all
-subscribe. Lock order: the service lock is never held while taking a reply's lock.
+``ChatService`` owns the chats and is the only writer of their state: a reply reports its
+frames and outcome to the service, which records them and sends its listeners typed
+protocol events (``jupyter_deltachat.protocol``). The comm server (every open comm), the
+``%chat`` magics and the widget all subscribe. Lock order: a reply's lock, then a stream's
+lock, then the service lock; the service lock is never held while stopping a reply.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine import DEFAULT_FRAME_INTERVAL, DeltaFrame, Reply
+from ..engine import DEFAULT_FRAME_INTERVAL, DeltaFrame, Reply, ReplyDone, ReplyEvent
 from ..errors import BadRequestError, BusyError
 from ..models.registry import REGISTRY, ModelRegistry
+from ..protocol import (
+    ChatInfo,
+    Delta,
+    Done,
+    Error,
+    ErrorInfo,
+    Event,
+    MessageAdded,
+    Snapshot,
+    Start,
+    StreamingMark,
+)
 from ..types import Attachment, ChatConfig, Message, now_iso
 
-Event = dict[str, Any]
 Listener = Callable[[Event], None]
 ModelFn = Callable[..., Any]
 DEFAULT_CHAT = "default"
+MAX_CHATS = 1000
 _TITLE_LENGTH = 60
+
+
+@dataclass
+class Stream:
+    """A reply streaming into a chat, as far as its frames have told the service.
+
+    ``lock`` is held while a frame or the outcome is recorded and sent, and while a
+    snapshot is built and delivered, so a snapshot always falls on a frame boundary.
+    """
+
+    message: Message  # the chat's assistant message, written only by the service
+    request_id: str | None
+    reply: Reply = field(init=False)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    seq: int = 0
+    finished: bool = False
 
 
 @dataclass
 class Chat:
     chat_id: str
     messages: list[Message] = field(default_factory=list)
-    streaming: Reply | None = None
+    streaming: Stream | None = None
     updated: str = field(default_factory=now_iso)
 
     @property
@@ -40,26 +73,34 @@ class Chat:
             return "New chat"
         return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1] + "…"
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "chat_id": self.chat_id,
-            "title": self.title,
-            "updated": self.updated,
-            "message_count": len(self.messages),
-            "streaming": self.streaming is not None,
-        }
+    def info(self) -> ChatInfo:
+        return ChatInfo(
+            chat_id=self.chat_id,
+            title=self.title,
+            updated=self.updated,
+            message_count=len(self.messages),
+            streaming=self.streaming is not None,
+        )
 
 
 class ChatService:
-    """Chats by id, created on first use; ``send``/``regenerate`` stream replies."""
+    """Chats by id, created on first use; ``send``/``regenerate`` stream replies.
+
+    At most ``max_chats`` chats stay in memory: creating one beyond that drops the least
+    recently used idle ones.
+    """
 
     def __init__(
-        self, registry: ModelRegistry = REGISTRY, frame_interval: float = DEFAULT_FRAME_INTERVAL
+        self,
+        registry: ModelRegistry = REGISTRY,
+        frame_interval: float = DEFAULT_FRAME_INTERVAL,
+        max_chats: int = MAX_CHATS,
     ) -> None:
         self.registry = registry
         self.frame_interval = frame_interval
+        self.max_chats = max_chats
         self._lock = threading.RLock()
-        self._chats: dict[str, Chat] = {}
+        self._chats: OrderedDict[str, Chat] = OrderedDict()  # least recently used first
         self._listeners: list[Listener] = []
 
     # -- listeners -------------------------------------------------------------------------
@@ -87,22 +128,24 @@ class ChatService:
     # -- reading ---------------------------------------------------------------------------
 
     def chat(self, chat_id: str) -> Chat:
+        """The chat, created when new (dropping the oldest idle chats beyond the bound)."""
         with self._lock:
             chat = self._chats.get(chat_id)
-            if chat is None:
-                chat = self._chats[chat_id] = Chat(chat_id)
+            if chat is not None:
+                self._chats.move_to_end(chat_id)
+                return chat
+            chat = self._chats[chat_id] = Chat(chat_id)
+            excess = len(self._chats) - self.max_chats
+            if excess > 0:
+                idle = [c.chat_id for c in self._chats.values() if c.streaming is None]
+                for old in idle[:excess]:
+                    del self._chats[old]
             return chat
 
-    def infos(self) -> list[dict[str, Any]]:
+    def infos(self) -> list[ChatInfo]:
         with self._lock:
             chats = sorted(self._chats.values(), key=lambda c: c.updated, reverse=True)
             return [c.info() for c in chats]
-
-    def streaming(self, chat_id: str) -> Reply | None:
-        """The reply the chat is streaming now, if any."""
-        with self._lock:
-            chat = self._chats.get(chat_id)
-            return chat.streaming if chat else None
 
     def history(self, chat_id: str) -> list[Message]:
         """A copy of the chat's finished messages (a streaming reply is left out)."""
@@ -111,34 +154,38 @@ class ChatService:
             streaming_id = chat.streaming.message.id if chat.streaming else None
             return [dataclasses.replace(m) for m in chat.messages if m.id != streaming_id]
 
+    def message(self, chat_id: str, message_id: str) -> Message | None:
+        """A copy of one message of the chat, or None when the chat no longer holds it."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            found = next((m for m in chat.messages if m.id == message_id), None) if chat else None
+            return dataclasses.replace(found) if found else None
+
     def snapshot(self, chat_id: str, deliver: Callable[[Event], None]) -> None:
         """Build the chat's ``snapshot`` at a frame boundary and ``deliver`` it.
 
-        It is delivered with the streaming reply's lock held, so no frame can overtake it:
-        the frontend resumes at ``streaming.seq`` without losing or repeating a character.
+        It is delivered with the stream's lock held, so no frame can overtake it: the
+        frontend resumes at ``streaming.seq`` without losing or repeating a character.
         """
         with self._lock:
             chat = self.chat(chat_id)
-            messages = list(chat.messages)
-            reply = chat.streaming
-        if reply is None:
-            deliver(_snapshot(chat_id, [m.to_json() for m in messages], None))
+            messages = [dataclasses.replace(m) for m in chat.messages]  # views get copies
+            stream = chat.streaming
+        if stream is None:
+            deliver(Snapshot(chat_id=chat_id, messages=messages, streaming=None))
             return
-        with reply.lock:
-            if reply.finish_reason is not None:
-                deliver(_snapshot(chat_id, [m.to_json() for m in messages], None))
+        with stream.lock:
+            if stream.finished:  # it finished since the copies were taken: take them again
+                self.snapshot(chat_id, deliver)
                 return
-            content, reasoning, seq = reply.sent_text()
-            rows = []
-            for message in messages:
-                row = message.to_json()
-                if message is reply.message:
-                    row["content"] = content
-                    row.pop("reasoning", None)
-                    if reasoning:
-                        row["reasoning"] = reasoning
-                rows.append(row)
-            deliver(_snapshot(chat_id, rows, {"message_id": reply.message.id, "seq": seq}))
+            partial = dataclasses.replace(
+                stream.message,
+                content="".join(stream.content),
+                reasoning="".join(stream.reasoning) or None,
+            )
+            shown = [partial if m.id == partial.id else m for m in messages]
+            mark = StreamingMark(message_id=stream.message.id, seq=stream.seq)
+            deliver(Snapshot(chat_id=chat_id, messages=shown, streaming=mark))
 
     # -- changing --------------------------------------------------------------------------
 
@@ -169,11 +216,11 @@ class ChatService:
             if system and (not systems or systems[-1] != system):
                 added.insert(0, Message(role="system", content=system))
             chat.messages.extend(added)
-            reply = self._start_reply(chat, model_id, model_fn, config, request_id)
+            stream = self._start_reply(chat, model_id, model_fn, config, request_id)
         for message in added:
-            self.emit({"type": "message", "chat_id": chat_id, "message": message.to_json()})
-        self._begin(chat_id, reply, request_id)
-        return reply
+            self.emit(MessageAdded(chat_id=chat_id, message=dataclasses.replace(message)))
+        self._begin(chat_id, stream, model_id)
+        return stream.reply
 
     def regenerate(
         self,
@@ -197,17 +244,17 @@ class ChatService:
                 raise BusyError(f"chat {chat_id!r} is already streaming a reply; stop it first")
             chat.messages.pop()
             self.snapshot(chat_id, self.emit)  # everyone drops the replaced reply
-            reply = self._start_reply(chat, model_id, model_fn, config, request_id)
-        self._begin(chat_id, reply, request_id)
-        return reply
+            stream = self._start_reply(chat, model_id, model_fn, config, request_id)
+        self._begin(chat_id, stream, model_id)
+        return stream.reply
 
     def stop(self, chat_id: str, message_id: str | None = None) -> None:
         """Stop the chat's streaming reply; a no-op when nothing (or another id) streams."""
         with self._lock:
             chat = self._chats.get(chat_id)
-            reply = chat.streaming if chat else None
-        if reply is not None and message_id in (None, reply.message.id):
-            reply.stop()
+            stream = chat.streaming if chat else None
+        if stream is not None and message_id in (None, stream.message.id):
+            stream.reply.stop()
 
     def clear(self, chat_id: str) -> None:
         """Empty the chat (stopping its reply first) and send everyone the empty snapshot."""
@@ -225,7 +272,7 @@ class ChatService:
             chat = self.chat(chat_id)
             chat.messages.append(message)
             chat.updated = now_iso()
-        self.emit({"type": "message", "chat_id": chat_id, "message": message.to_json()})
+        self.emit(MessageAdded(chat_id=chat_id, message=dataclasses.replace(message)))
 
     # -- replies ---------------------------------------------------------------------------
 
@@ -243,69 +290,83 @@ class ChatService:
         model_fn: ModelFn,
         config: ChatConfig | None,
         request_id: str | None,
-    ) -> Reply:
+    ) -> Stream:
         """Create the reply and mark the chat streaming (service lock held)."""
         history = [dataclasses.replace(m) for m in chat.messages]
         message = Message(role="assistant", content="", model=model_id)
-        chat_id = chat.chat_id
-
-        def on_frame(frame: DeltaFrame) -> None:
-            event: Event = {
-                "type": "delta",
-                "chat_id": chat_id,
-                "message_id": frame.message_id,
-                "seq": frame.seq,
-                "text": frame.text,
-            }
-            if frame.channel != "content":
-                event["channel"] = frame.channel
-            self.emit(event)
-
-        def on_done(reply: Reply) -> None:
-            with self._lock:
-                if chat.streaming is reply:
-                    chat.streaming = None
-                chat.updated = now_iso()
-            if reply.error is not None:
-                error: Event = {"type": "error", "chat_id": chat_id, "message_id": message.id}
-                if request_id is not None:
-                    error["request_id"] = request_id
-                error["error"] = reply.error.to_json()
-                self.emit(error)
-            done: Event = {
-                "type": "done",
-                "chat_id": chat_id,
-                "message_id": message.id,
-                "seq": reply.seq,
-                "finish_reason": reply.finish_reason,
-                "length": len(message.content),
-            }
-            if reply.usage is not None:
-                done["usage"] = reply.usage.to_json()
-            self.emit(done)
-
-        reply = Reply(
+        stream = Stream(message, request_id)
+        stream.reply = Reply(
             model_fn,
             history,
             ChatConfig().merged(config),
-            message,
-            on_frame,
-            on_done,
+            lambda event: self._record(chat, stream, event),
+            model_id=model_id,
+            message_id=message.id,
             frame_interval=self.frame_interval,
         )
         chat.messages.append(message)
-        chat.streaming = reply
+        chat.streaming = stream
         chat.updated = now_iso()
-        return reply
+        return stream
 
-    def _begin(self, chat_id: str, reply: Reply, request_id: str | None) -> None:
-        start: Event = {"type": "start", "chat_id": chat_id}
-        if request_id is not None:
-            start["request_id"] = request_id
-        start.update({"message_id": reply.message.id, "model": reply.message.model})
+    def _begin(self, chat_id: str, stream: Stream, model_id: str) -> None:
+        start = Start(
+            chat_id=chat_id,
+            request_id=stream.request_id,
+            message_id=stream.message.id,
+            model=model_id,
+        )
         self.emit(start)
-        reply.start()
+        stream.reply.start()
 
+    def _record(self, chat: Chat, stream: Stream, event: ReplyEvent) -> None:
+        """Record one event of a reply in its chat and tell every listener."""
+        with stream.lock:
+            if isinstance(event, DeltaFrame):
+                (stream.content if event.channel == "content" else stream.reasoning).append(
+                    event.text
+                )
+                stream.seq = event.seq
+                channel = None if event.channel == "content" else event.channel
+                self.emit(
+                    Delta(
+                        chat_id=chat.chat_id,
+                        message_id=event.message_id,
+                        seq=event.seq,
+                        text=event.text,
+                        channel=channel,
+                    )
+                )
+            else:
+                self._finish(chat, stream, event)
 
-def _snapshot(chat_id: str, messages: list[dict[str, Any]], streaming: Any) -> Event:
-    return {"type": "snapshot", "chat_id": chat_id, "messages": messages, "streaming": streaming}
+    def _finish(self, chat: Chat, stream: Stream, outcome: ReplyDone) -> None:
+        message = stream.message
+        with self._lock:
+            message.content = outcome.content
+            message.reasoning = outcome.reasoning
+            message.finish_reason = outcome.finish_reason
+            if outcome.error is not None:
+                message.error = outcome.error.to_json()
+            stream.finished = True
+            if chat.streaming is stream:
+                chat.streaming = None
+            chat.updated = now_iso()
+        if outcome.error is not None:
+            self.emit(
+                Error(
+                    request_id=stream.request_id,
+                    chat_id=chat.chat_id,
+                    message_id=message.id,
+                    error=ErrorInfo.of(outcome.error),
+                )
+            )
+        done = Done(
+            chat_id=chat.chat_id,
+            message_id=message.id,
+            seq=outcome.seq,
+            finish_reason=outcome.finish_reason,
+            length=len(outcome.content),
+            usage=outcome.usage,
+        )
+        self.emit(done)

@@ -15,16 +15,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._version import __version__
+from ..credentials import default_store
 from ..errors import DeltaChatError, ProtocolVersionError
 from ..models.registry import ModelRegistry
+from ..protocol import (
+    PROTOCOL,
+    Clear,
+    Event,
+    Hello,
+    ListModels,
+    Models,
+    Ready,
+    Regenerate,
+    Request,
+    Send,
+    Stop,
+    Sync,
+    error_answer,
+    parse_request,
+)
 from ..redact import redact
-from .chats import ChatService, Event
-from .validate import Request, parse_request, request_id_of
+from .chats import ChatService
 
 log = logging.getLogger(__name__)
 
 TARGET = "jupyter_deltachat"
-PROTOCOL = 1
 MODEL_POLL_SECONDS = 2.0
 
 
@@ -33,10 +48,10 @@ class Peer:
     comm: Any
     context: contextvars.Context
 
-    def send(self, event: Event) -> bool:
+    def send(self, wire: dict[str, Any]) -> bool:
         """Send on this comm with its own parent; False if the comm is gone."""
         try:
-            self.context.copy().run(self.comm.send, event)
+            self.context.copy().run(self.comm.send, wire)
         except Exception as exc:  # noqa: BLE001 - a dead comm must not break a stream
             log.debug("dropping comm %s: %s", getattr(self.comm, "comm_id", "?"), redact(str(exc)))
             return False
@@ -44,15 +59,20 @@ class Peer:
 
 
 class CommServer:
-    """Speaks protocol v1 on every comm opened on target ``jupyter_deltachat``."""
+    """Speaks protocol v1 on every comm opened on target ``jupyter_deltachat``.
+
+    While a comm is open, one poller thread watches the credential store's fingerprint
+    (one ``stat``) and sends ``models`` when a change alters the list; it ends when the
+    last comm closes.
+    """
 
     def __init__(self, service: ChatService, registry: ModelRegistry) -> None:
         self.service = service
         self.registry = registry
         self._lock = threading.Lock()
         self._peers: dict[str, Peer] = {}
-        self._last_models: Any = None
-        self._poller: threading.Thread | None = None
+        self._last_models: Models | None = None
+        self._poller_stop: threading.Event | None = None
         service.subscribe(self.broadcast)
         registry.subscribe(self.broadcast_models)
 
@@ -77,54 +97,62 @@ class CommServer:
     def _forget(self, comm_id: str) -> None:
         with self._lock:
             self._peers.pop(comm_id, None)
+            if self._peers or self._poller_stop is None:
+                return
+            self._poller_stop.set()
+            self._poller_stop = None
 
     # -- sending -------------------------------------------------------------------------
 
     def broadcast(self, event: Event) -> None:
+        wire = event.to_wire()
         with self._lock:
             peers = list(self._peers.items())
         for comm_id, peer in peers:
-            if not peer.send(event):
+            if not peer.send(wire):
                 self._forget(comm_id)
 
-    def models_event(self) -> Event:
+    def models_event(self) -> Models:
         infos = self.registry.models()
-        return {
-            "type": "models",
-            "models": [info.to_json() for info in infos],
-            "default_model": self.registry.default_model(infos),
-        }
+        return Models(models=infos, default_model=self.registry.default_model(infos))
 
     def broadcast_models(self) -> None:
         event = self.models_event()
-        self._last_models = event
+        with self._lock:
+            self._last_models = event
         self.broadcast(event)
 
     def _start_model_poller(self) -> None:
         """Watch for providers becoming configured (a key saved in the panel's dialog)."""
         with self._lock:
-            if self._poller is not None:
+            if self._poller_stop is not None:
                 return
-            self._poller = threading.Thread(
-                target=self._poll_models, name="deltachat-models", daemon=True
-            )
-        self._last_models = self.models_event()
-        self._poller.start()
+            stop = self._poller_stop = threading.Event()
+        threading.Thread(
+            target=self._poll_models, args=(stop,), name="deltachat-models", daemon=True
+        ).start()
 
-    def _poll_models(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(MODEL_POLL_SECONDS):
-            with self._lock:
-                if not self._peers:
-                    continue
+    def _poll_models(self, stop: threading.Event) -> None:
+        fingerprint = None
+        while True:
             try:
-                event = self.models_event()
-            except Exception as exc:  # noqa: BLE001 - keep watching; say why once in the log
+                seen = default_store().fingerprint()
+                if seen != fingerprint:
+                    self._note_models(announce=fingerprint is not None)
+                    fingerprint = seen
+            except Exception as exc:  # noqa: BLE001 - keep watching; say why in the log
                 log.debug("model list unavailable: %s", redact(str(exc)))
-                continue
-            if event != self._last_models:
-                self._last_models = event
-                self.broadcast(event)
+            if stop.wait(MODEL_POLL_SECONDS):
+                return
+
+    def _note_models(self, *, announce: bool) -> None:
+        """Rebuild the model list; send it to every comm if ``announce`` and it changed."""
+        event = self.models_event()
+        with self._lock:
+            changed = event != self._last_models
+            self._last_models = event
+        if announce and changed:
+            self.broadcast(event)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -133,66 +161,54 @@ class CommServer:
         try:
             self._dispatch(peer, parse_request(data))
         except DeltaChatError as exc:
-            peer.send(_error_event(data, exc))
+            peer.send(error_answer(data, exc).to_wire())
         except Exception as exc:  # noqa: BLE001 - the protocol's `internal` error
             log.debug("internal error handling a comm message: %s", redact(repr(exc)))
             internal = DeltaChatError(f"internal error: {type(exc).__name__}: {exc}")
-            peer.send(_error_event(data, internal))
+            peer.send(error_answer(data, internal).to_wire())
 
     def _dispatch(self, peer: Peer, request: Request) -> None:
-        kind, chat_id = request.type, request.chat_id
-        if kind == "hello":
-            if request.protocol != PROTOCOL:
-                raise ProtocolVersionError(
-                    f"this kernel speaks protocol {PROTOCOL}, not {request.protocol}; "
-                    "update jupyter-deltachat on the side that is older"
+        def answer(event: Event) -> None:
+            peer.send(event.to_wire())
+
+        match request:
+            case Hello(protocol=version):
+                if version != PROTOCOL:
+                    raise ProtocolVersionError(
+                        f"this kernel speaks protocol {PROTOCOL}, not {version}; "
+                        "update jupyter-deltachat on the side that is older"
+                    )
+                models = self.models_event()
+                answer(
+                    Ready(
+                        protocol=PROTOCOL,
+                        version=__version__,
+                        models=models.models,
+                        default_model=models.default_model,
+                        chats=self.service.infos(),
+                    )
                 )
-            models = self.models_event()
-            peer.send(
-                {
-                    "type": "ready",
-                    "protocol": PROTOCOL,
-                    "version": __version__,
-                    "models": models["models"],
-                    "default_model": models["default_model"],
-                    "chats": self.service.infos(),
-                }
-            )
-        elif kind == "send":
-            assert chat_id is not None
-            self.service.send(
-                chat_id,
-                request.content,
-                model=request.model,
-                config=request.config,
-                attachments=request.attachments,
-                request_id=request.request_id,
-            )
-        elif kind == "regenerate":
-            assert chat_id is not None
-            self.service.regenerate(
-                chat_id, model=request.model, config=request.config, request_id=request.request_id
-            )
-        elif kind == "stop":
-            assert chat_id is not None
-            self.service.stop(chat_id, request.message_id)
-        elif kind == "sync":
-            assert chat_id is not None
-            self.service.snapshot(chat_id, peer.send)
-        elif kind == "clear":
-            assert chat_id is not None
-            self.service.clear(chat_id)
-        elif kind == "list_models":
-            peer.send(self.models_event())
-
-
-def _error_event(data: Any, error: DeltaChatError) -> Event:
-    event: Event = {"type": "error"}
-    request_id = request_id_of(data)
-    if request_id is not None:
-        event["request_id"] = request_id
-    chat_id = data.get("chat_id") if isinstance(data, dict) else None
-    if isinstance(chat_id, str) and chat_id:
-        event["chat_id"] = chat_id
-    event["error"] = error.to_json()
-    return event
+            case Send():
+                self.service.send(
+                    request.chat_id,
+                    request.content,
+                    model=request.model,
+                    config=request.config,
+                    attachments=request.attachments,
+                    request_id=request.request_id,
+                )
+            case Regenerate():
+                self.service.regenerate(
+                    request.chat_id,
+                    model=request.model,
+                    config=request.config,
+                    request_id=request.request_id,
+                )
+            case Stop():
+                self.service.stop(request.chat_id, request.message_id)
+            case Sync():
+                self.service.snapshot(request.chat_id, answer)
+            case Clear():
+                self.service.clear(request.chat_id)
+            case ListModels():
+                answer(self.models_event())

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import keyword
+import queue
 import shlex
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.display_functions import display
@@ -18,8 +21,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..engine import Reply
 from ..errors import BusyError, DeltaChatError
+from ..protocol import Delta, Done, Error, ErrorInfo, Event
 from ..types import ChatConfig
 from .cell_output import (
     LENGTH_MARK,
@@ -51,6 +54,15 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, DeltaChatError):
         return f"{exc.message} ({exc.code})"
     return str(exc)
+
+
+@dataclass
+class _Outcome:
+    """What a followed reply came to: its content and how it ended (None: not yet)."""
+
+    content: str
+    finish_reason: str | None
+    error: ErrorInfo | None
 
 
 # -- the magics -------------------------------------------------------------------------
@@ -186,55 +198,92 @@ class ChatMagics(Magics):
             self.service.registry.resolve(args.model)
         if args.new:
             self.service.clear(args.chat)
+        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        unsubscribe = self.service.subscribe(events.put)  # before the send: miss nothing
         try:
-            reply = self.service.send(
-                args.chat, prompt, model=args.model, config=config, system=args.system
-            )
-        except BusyError:
-            raise ChatError(
-                f"chat {args.chat!r} is already streaming a reply; stop it first, "
-                "or use --chat ID for another conversation"
-            ) from None
-        content = self._follow(args.chat, reply, args.format)
+            try:
+                reply = self.service.send(
+                    args.chat, prompt, model=args.model, config=config, system=args.system
+                )
+            except BusyError:
+                raise ChatError(
+                    f"chat {args.chat!r} is already streaming a reply; stop it first, "
+                    "or use --chat ID for another conversation"
+                ) from None
+            model_id, message_id = reply.message.model or "", reply.message.id
+            outcome = self._follow(args.chat, model_id, message_id, events, args.format)
+        finally:
+            unsubscribe()
         if args.output is not None:
-            self.shell.user_ns[args.output] = content
-        if reply.finish_reason == "error" and reply.error is not None:
-            raise ChatError(_explain(reply.error))
-        if reply.finish_reason == "cancelled":
+            self.shell.user_ns[args.output] = outcome.content
+        if outcome.finish_reason == "error" and outcome.error is not None:
+            raise ChatError(f"{outcome.error.message} ({outcome.error.code})")
+        if outcome.finish_reason == "cancelled":
             raise ChatError(f"stopped; the partial reply is kept in chat {args.chat!r}")
-        if args.format == "code" and reply.finish_reason == "stop":
-            self.shell.set_next_input(extract_code(content))
+        if args.format == "code" and outcome.finish_reason == "stop":
+            self.shell.set_next_input(extract_code(outcome.content))
 
-    def _follow(self, chat_id: str, reply: Reply, text_format: str) -> str:
-        """Show the reply as it streams; on an interrupt stop it and keep the partial text."""
-        waiting = f"*{reply.message.model} is writing…*"
-        handle = display(bundle(waiting, text_format), raw=True, display_id=True)
-        shown = None
+    def _follow(
+        self,
+        chat_id: str,
+        model_id: str,
+        message_id: str,
+        events: queue.SimpleQueue[Event],
+        text_format: str,
+    ) -> _Outcome:
+        """Show the reply as its events arrive; on an interrupt stop it and keep the text."""
+        waiting = bundle(f"*{model_id} is writing…*", text_format)
+        handle = display(waiting, raw=True, display_id=True)
+        outcome = _Outcome("", None, None)
+        parts: list[str] = []
+        shown, last_update = 0, 0.0
+
+        def take(timeout: float) -> None:
+            """Apply the next event of this reply that arrives within ``timeout`` seconds."""
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    event = events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    return
+                if getattr(event, "message_id", None) == message_id:
+                    break
+            if isinstance(event, Delta) and event.channel is None:
+                parts.append(event.text)
+            elif isinstance(event, Error):
+                outcome.error = event.error
+            elif isinstance(event, Done):
+                outcome.finish_reason = event.finish_reason
+
         try:
-            while not reply.wait(UPDATE_INTERVAL):
-                text = reply.sent_text()[0]
-                if text and text != shown:
-                    handle.update(bundle(text, text_format), raw=True)
-                    shown = text
+            while outcome.finish_reason is None:
+                due = last_update + UPDATE_INTERVAL - time.monotonic()
+                if len(parts) > shown and due <= 0:
+                    handle.update(bundle("".join(parts), text_format), raw=True)
+                    shown, last_update = len(parts), time.monotonic()
+                    continue
+                take(due if len(parts) > shown else UPDATE_INTERVAL)
         except KeyboardInterrupt:
-            self.service.stop(chat_id, reply.message.id)
+            self.service.stop(chat_id, message_id)
             with contextlib.suppress(KeyboardInterrupt):
-                reply.wait(STOP_TIMEOUT)
-        if not reply.finished:
-            partial = with_mark(reply.sent_text()[0], "*⏹ stopping…*")
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while outcome.finish_reason is None and time.monotonic() < deadline:
+                    take(deadline - time.monotonic())
+        outcome.content = "".join(parts)
+        if outcome.finish_reason is None:
+            partial = with_mark(outcome.content, "*⏹ stopping…*")
             handle.update(bundle(partial, text_format), raw=True)
             raise ChatError(
                 f"the model has not returned yet; its reply in chat {chat_id!r} ends when it does"
             )
-        content = reply.message.content
-        if reply.finish_reason == "cancelled":
-            final = with_mark(content, STOPPED_MARK)
-        elif reply.finish_reason == "length":
-            final = with_mark(content, LENGTH_MARK)
+        if outcome.finish_reason == "cancelled":
+            final = with_mark(outcome.content, STOPPED_MARK)
+        elif outcome.finish_reason == "length":
+            final = with_mark(outcome.content, LENGTH_MARK)
         else:
-            final = content
+            final = outcome.content
         handle.update(bundle(final, text_format), raw=True)
-        return content
+        return outcome
 
 
 def _config(args: Any) -> ChatConfig:

@@ -23,10 +23,11 @@ import traitlets
 
 from ..engine import Reply
 from ..errors import DeltaChatError
+from ..protocol import Delta, Done, Error, Event, MessageAdded, Snapshot, Start
 from ..redact import redact
 from ..types import ChatConfig, Message
 from .cell_output import STOPPED_MARK, bundle, with_mark
-from .chats import ChatService, Event
+from .chats import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ class Chat(widgets.VBox):
     # -- service events (dispatcher thread) -----------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if event.get("chat_id") == self.chat_id:
+        if getattr(event, "chat_id", None) == self.chat_id:
             self._events.put(event)
 
     def _dispatch(self) -> None:
@@ -193,34 +194,31 @@ class Chat(widgets.VBox):
             try:
                 self._apply(event)
             except Exception:  # noqa: BLE001 - one bad event must not end the widget
-                log.exception("chat widget could not apply a %s event", event.get("type"))
+                log.exception("chat widget could not apply a %s event", event.type)
 
     def _apply(self, event: Event) -> None:
-        kind = event["type"]
-        if kind == "message":
-            self._add(Message.from_json(event["message"]))
-        elif kind == "start":
-            self._streaming = (event["message_id"], [])
-            self._row(event["message_id"], "assistant", event.get("model"))
-            self._render(event["message_id"], f"*{event.get('model')} is writing…*")
+        if isinstance(event, MessageAdded):
+            self._add(event.message)
+        elif isinstance(event, Start):
+            self._streaming = (event.message_id, [])
+            self._row(event.message_id, "assistant", event.model)
+            self._render(event.message_id, f"*{event.model} is writing…*")
             self.status.value = ""
             self._sync_controls()
-        elif kind == "delta":
+        elif isinstance(event, Delta):
             self._delta(event)
-        elif kind == "error":
-            self._show_error(event["error"]["message"])
-        elif kind == "done":
-            self._finish(event["message_id"])
-        elif kind == "snapshot":
+        elif isinstance(event, Error):
+            self._show_error(event.error.message)
+        elif isinstance(event, Done):
+            self._finish(event.message_id)
+        elif isinstance(event, Snapshot):
             self._reset(event)
 
-    def _delta(self, event: Event) -> None:
+    def _delta(self, event: Delta) -> None:
         streaming = self._streaming
-        if streaming is None or event["message_id"] != streaming[0]:
+        if streaming is None or event.message_id != streaming[0] or event.channel is not None:
             return
-        if event.get("channel", "content") != "content":
-            return
-        streaming[1].append(event["text"])
+        streaming[1].append(event.text)
         self._dirty = True
         if time.monotonic() - self._last_render >= UPDATE_INTERVAL:
             self._render_streaming()
@@ -228,7 +226,7 @@ class Chat(widgets.VBox):
     def _finish(self, message_id: str) -> None:
         self._streaming = None
         self._dirty = False
-        finished = next((m for m in self.service.history(self.chat_id) if m.id == message_id), None)
+        finished = self.service.message(self.chat_id, message_id)
         if finished is not None:
             text = finished.content
             if finished.finish_reason == "cancelled":
@@ -251,20 +249,18 @@ class Chat(widgets.VBox):
             except Exception:  # noqa: BLE001 - a user callback must not end the widget
                 log.exception("on_message raised")
 
-    def _reset(self, event: Event) -> None:
-        streaming = event.get("streaming")
-        streaming_id = streaming["message_id"] if streaming else None
-        messages = [Message.from_json(m) for m in event["messages"]]
+    def _reset(self, event: Snapshot) -> None:
+        streaming_id = event.streaming.message_id if event.streaming else None
         self._rows = {}
         self.messages_box.children = ()
-        for message in messages:
+        for message in event.messages:
             self._row(message.id, message.role, message.model)
             self._render(message.id, message.content)
         self._streaming = None
         if streaming_id is not None:
-            content = next(m.content for m in messages if m.id == streaming_id)
+            content = next(m.content for m in event.messages if m.id == streaming_id)
             self._streaming = (streaming_id, [content])
-        self.set_trait("value", [m for m in messages if m.id != streaming_id])
+        self.set_trait("value", [m for m in event.messages if m.id != streaming_id])
         self._sync_controls()
 
     # -- rendering ---------------------------------------------------------------------

@@ -8,7 +8,8 @@ import {
 } from './protocol';
 
 /** A message as the panel holds it: the protocol's shape plus stream bookkeeping. */
-export interface IChatMessage extends IMessage {
+export interface IChatMessage extends Omit<IMessage, 'created'> {
+  created?: string; // a streaming reply's creation time is not sent in `start`
   streaming: boolean;
   seq: number;
 }

@@ -2,6 +2,7 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 import {
   BOOTSTRAP_CODE,
+  ClientRequest,
   COMM_TARGET,
   INSTALL_COMMAND,
   IReady,
@@ -60,12 +61,12 @@ export class ChatConnection {
     return this._connecting;
   }
 
-  send(data: Record<string, unknown>): boolean {
+  send(request: ClientRequest): boolean {
     if (!this._comm || this._comm.isDisposed || this._status !== 'ready') {
       return false;
     }
     try {
-      this._comm.send(data as any);
+      this._comm.send(request as any);
       return true;
     } catch {
       return false;
@@ -109,11 +110,12 @@ export class ChatConnection {
       });
       comm.onMsg = msg => this._onCommMsg(msg);
       comm.onClose = () => this._onCommClose(comm);
-      comm.open({
+      const hello: ClientRequest = {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         client: this._client
-      } as any);
+      };
+      comm.open(hello as any);
       await gotReady;
     } catch (error) {
       if (!this._disposed) {

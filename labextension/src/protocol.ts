@@ -1,5 +1,6 @@
 /**
- * Protocol v1 message shapes (docs/protocol.md), the contract between kernel and panel.
+ * Protocol v1 message shapes (docs/protocol.md), the contract between kernel and panel;
+ * the mirror of `jupyter_deltachat/protocol.py`.
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -12,23 +13,44 @@ export type Role = 'user' | 'assistant' | 'system';
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 export type Channel = 'content' | 'reasoning';
 
+// Shapes. `tests/test_protocol_schema.py` checks every interface of this file against
+// `jupyter_deltachat/protocol.schema.json` and the kernel's classes: same messages, same
+// fields, same optional marks. Keep one interface per message type or shape.
+
 export interface IErrorInfo {
   code: string;
   message: string;
+  retryable: boolean;
   provider?: string;
   status?: number;
-  retryable?: boolean;
+  traceback?: string;
+}
+
+export interface IAttachment {
+  name: string;
+  media_type: string;
+  data: string;
 }
 
 export interface IMessage {
   id: string;
   role: Role;
   content: string;
+  created: string;
   model?: string;
-  created?: string;
   finish_reason?: FinishReason;
-  error?: IErrorInfo | null;
-  reasoning?: string | null;
+  error?: IErrorInfo;
+  reasoning?: string;
+  attachments?: IAttachment[];
+}
+
+export interface IChatConfig {
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
 }
 
 export interface IModelInfo {
@@ -37,6 +59,7 @@ export interface IModelInfo {
   label: string;
   configured: boolean;
   source: 'builtin' | 'kernel';
+  provider_label?: string;
 }
 
 export interface IChatInfo {
@@ -46,6 +69,67 @@ export interface IChatInfo {
   message_count: number;
   streaming: boolean;
 }
+
+export interface IUsage {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export interface IStreamingMark {
+  message_id: string;
+  seq: number;
+}
+
+// Frontend to kernel.
+
+export interface IHello {
+  type: 'hello';
+  protocol: number;
+  client?: string;
+}
+export interface ISend {
+  type: 'send';
+  request_id: string;
+  chat_id: string;
+  content: string;
+  model?: string;
+  config?: IChatConfig;
+  attachments?: IAttachment[];
+}
+export interface IStop {
+  type: 'stop';
+  chat_id: string;
+  message_id?: string;
+}
+export interface IRegenerate {
+  type: 'regenerate';
+  request_id: string;
+  chat_id: string;
+  model?: string;
+  config?: IChatConfig;
+}
+export interface ISync {
+  type: 'sync';
+  chat_id: string;
+}
+export interface IClear {
+  type: 'clear';
+  chat_id: string;
+}
+export interface IListModels {
+  type: 'list_models';
+}
+
+export type ClientRequest =
+  | IHello
+  | ISend
+  | IStop
+  | IRegenerate
+  | ISync
+  | IClear
+  | IListModels;
+
+// Kernel to frontend.
 
 export interface IReady {
   type: 'ready';
@@ -82,20 +166,20 @@ export interface IDone {
   seq: number;
   finish_reason: FinishReason;
   length: number;
-  usage?: { input_tokens?: number; output_tokens?: number };
+  usage?: IUsage;
 }
 export interface IErrorEvent {
   type: 'error';
+  request_id?: string;
   chat_id?: string;
   message_id?: string;
-  request_id?: string;
   error: IErrorInfo;
 }
 export interface ISnapshot {
   type: 'snapshot';
   chat_id: string;
   messages: IMessage[];
-  streaming: { message_id: string; seq: number } | null;
+  streaming: IStreamingMark | null;
 }
 export interface IModels {
   type: 'models';

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_deltachat.credentials import ENV_PATH, CredentialStore
-from jupyter_deltachat.engine import DeltaFrame, Reply
+from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyEvent
 from jupyter_deltachat.errors import DeltaChatError
 from jupyter_deltachat.types import ChatConfig, Message
 
@@ -116,15 +116,16 @@ class EngineRun:
             model,
             messages or ask(),
             ChatConfig(),
-            Message("assistant", ""),
-            on_frame=self._on_frame,
-            on_done=lambda reply: self.done.set(),
+            self._on_event,
         )
         self.reply.start()
 
-    def _on_frame(self, frame: DeltaFrame) -> None:
+    def _on_event(self, event: ReplyEvent) -> None:
+        if not isinstance(event, DeltaFrame):
+            self.done.set()
+            return
         with self.frame_arrived:
-            self.frames.append(frame)
+            self.frames.append(event)
             self.first_frame.set()
             self.frame_arrived.notify_all()
 

@@ -1,0 +1,405 @@
+"""Protocol v1 (docs/protocol.md) as typed messages: one class per message type.
+
+``parse_request`` turns a raw comm message into exactly one request class, or raises
+``BadRequestError`` saying which field is wrong and why; events are built from their
+classes and leave the kernel through ``to_wire()``. ``protocol.schema.json`` (next to this
+file) lists every message and shape; ``tests/test_protocol_schema.py`` checks that these
+classes, the schema and ``labextension/src/protocol.ts`` agree field for field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from .errors import BadRequestError, DeltaChatError
+from .types import Attachment, ChatConfig, FinishReason, Message, ModelInfo, Usage
+
+PROTOCOL = 1
+MAX_ID_LENGTH = 256
+MAX_CONTENT_CODE_POINTS = 1_000_000
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+Channel = Literal["content", "reasoning"]
+
+
+def _to_wire(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_to_wire(item) for item in value]
+    if isinstance(value, Wire):
+        return value.to_wire()
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return value
+
+
+class Wire:
+    """A protocol object: its JSON is its fields, unset optional ones left out."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()  # required fields that may be null
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {}
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            if value is None and item.name not in self.NULLABLE:
+                continue
+            wire[item.name] = _to_wire(value)
+        return wire
+
+
+# -- shapes that only the protocol uses ---------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatInfo(Wire):
+    chat_id: str
+    title: str
+    updated: str
+    message_count: int
+    streaming: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorInfo(Wire):
+    """The ``error`` object of an ``error`` event (``DeltaChatError.to_json`` fills it)."""
+
+    code: str
+    message: str
+    retryable: bool
+    provider: str | None = None
+    status: int | None = None
+    traceback: str | None = None
+
+    @classmethod
+    def of(cls, error: DeltaChatError) -> ErrorInfo:
+        return cls(**error.to_json())
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamingMark(Wire):
+    """``snapshot.streaming``: the message still streaming and the last frame it holds."""
+
+    message_id: str
+    seq: int
+
+
+# -- frontend to kernel -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hello(Wire):
+    type: Literal["hello"] = "hello"
+    protocol: int
+    client: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Send(Wire):
+    type: Literal["send"] = "send"
+    request_id: str
+    chat_id: str
+    content: str
+    model: str | None = None
+    config: ChatConfig | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stop(Wire):
+    type: Literal["stop"] = "stop"
+    chat_id: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regenerate(Wire):
+    type: Literal["regenerate"] = "regenerate"
+    request_id: str
+    chat_id: str
+    model: str | None = None
+    config: ChatConfig | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sync(Wire):
+    type: Literal["sync"] = "sync"
+    chat_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Clear(Wire):
+    type: Literal["clear"] = "clear"
+    chat_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListModels(Wire):
+    type: Literal["list_models"] = "list_models"
+
+
+Request = Hello | Send | Stop | Regenerate | Sync | Clear | ListModels
+REQUESTS: dict[str, type[Request]] = {
+    cls.type: cls  # type: ignore[misc]
+    for cls in (Hello, Send, Stop, Regenerate, Sync, Clear, ListModels)
+}
+
+
+# -- kernel to frontend -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ready(Wire):
+    type: Literal["ready"] = "ready"
+    protocol: int
+    version: str
+    models: list[ModelInfo]
+    default_model: str
+    chats: list[ChatInfo]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageAdded(Wire):
+    type: Literal["message"] = "message"
+    chat_id: str
+    message: Message
+
+
+@dataclass(frozen=True, kw_only=True)
+class Start(Wire):
+    type: Literal["start"] = "start"
+    chat_id: str
+    request_id: str | None = None
+    message_id: str
+    model: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delta(Wire):
+    type: Literal["delta"] = "delta"
+    chat_id: str
+    message_id: str
+    seq: int
+    text: str
+    channel: Channel | None = None  # left out for the default, "content"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Done(Wire):
+    type: Literal["done"] = "done"
+    chat_id: str
+    message_id: str
+    seq: int
+    finish_reason: FinishReason
+    length: int
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(Wire):
+    type: Literal["error"] = "error"
+    request_id: str | None = None
+    chat_id: str | None = None
+    message_id: str | None = None
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot(Wire):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"streaming"})
+
+    type: Literal["snapshot"] = "snapshot"
+    chat_id: str
+    messages: list[Message]
+    streaming: StreamingMark | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Models(Wire):
+    type: Literal["models"] = "models"
+    models: list[ModelInfo]
+    default_model: str
+
+
+Event = Ready | MessageAdded | Start | Delta | Done | Error | Snapshot | Models
+EVENTS: dict[str, type[Event]] = {
+    cls.type: cls  # type: ignore[misc]
+    for cls in (Ready, MessageAdded, Start, Delta, Done, Error, Snapshot, Models)
+}
+
+
+def error_answer(data: Any, error: DeltaChatError) -> Error:
+    """The ``error`` answering a raw message: its usable ``request_id`` and ``chat_id`` echoed."""
+    return Error(
+        request_id=_usable_id(data, "request_id"),
+        chat_id=_usable_id(data, "chat_id"),
+        error=ErrorInfo.of(error),
+    )
+
+
+def _usable_id(data: Any, name: str) -> str | None:
+    value = data.get(name) if isinstance(data, dict) else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+# name -> (integer only, lowest, highest, lowest excluded)
+_CONFIG_RANGES: dict[str, tuple[bool, float, float, bool]] = {
+    "max_tokens": (True, 0, math.inf, True),
+    "temperature": (False, 0, 2, False),
+    "top_p": (False, 0, 1, False),
+    "top_k": (True, 0, math.inf, True),
+    "frequency_penalty": (False, -2, 2, False),
+    "presence_penalty": (False, -2, 2, False),
+}
+
+
+def parse_request(data: Any) -> Request:
+    """The one request ``data`` is, every field checked; else ``BadRequestError``."""
+    if not isinstance(data, dict):
+        raise BadRequestError(f"a message must be a JSON object, got {_kind(data)}")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise BadRequestError(f"'type' must be a string, got {_kind(kind)}")
+    if kind == "hello":
+        return Hello(protocol=_protocol(data), client=_optional_id(data, kind, "client", True))
+    if kind == "send":
+        send = Send(
+            request_id=_id(data, kind, "request_id"),
+            chat_id=_id(data, kind, "chat_id"),
+            model=_optional_id(data, kind, "model"),
+            config=_config(data.get("config"), kind),
+            content=_content(data),
+            attachments=_attachments(data.get("attachments")),
+        )
+        _check_size(data, send)
+        return send
+    if kind == "stop":
+        return Stop(
+            chat_id=_id(data, kind, "chat_id"), message_id=_optional_id(data, kind, "message_id")
+        )
+    if kind == "regenerate":
+        return Regenerate(
+            request_id=_id(data, kind, "request_id"),
+            chat_id=_id(data, kind, "chat_id"),
+            model=_optional_id(data, kind, "model"),
+            config=_config(data.get("config"), kind),
+        )
+    if kind == "sync":
+        return Sync(chat_id=_id(data, kind, "chat_id"))
+    if kind == "clear":
+        return Clear(chat_id=_id(data, kind, "chat_id"))
+    if kind == "list_models":
+        return ListModels()
+    raise BadRequestError(f"unknown message type {kind[:80]!r}; known: {', '.join(REQUESTS)}")
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _id(data: dict[str, Any], kind: str, name: str) -> str:
+    """A non-empty string; the ids that events repeat are at most ``MAX_ID_LENGTH`` long."""
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        got = "an empty string" if value == "" else _kind(value)
+        raise BadRequestError(f"{kind}: {name!r} must be a non-empty string, got {got}")
+    if len(value) > MAX_ID_LENGTH and name in _BOUNDED_IDS:
+        raise BadRequestError(
+            f"{kind}: {name!r} has {len(value):,} characters; the limit is {MAX_ID_LENGTH}"
+        )
+    return value
+
+
+_BOUNDED_IDS = frozenset({"chat_id", "request_id", "message_id"})
+
+
+def _optional_id(
+    data: dict[str, Any], kind: str, name: str, allow_empty: bool = False
+) -> str | None:
+    if data.get(name) is None:
+        return None
+    if allow_empty and isinstance(data[name], str):
+        return data[name]
+    return _id(data, kind, name)
+
+
+def _protocol(data: dict[str, Any]) -> int:
+    value = data.get("protocol")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequestError(f"hello: 'protocol' must be an integer, got {_kind(value)}")
+    return value
+
+
+def _content(data: dict[str, Any]) -> str:
+    value = data.get("content")
+    if not isinstance(value, str):
+        raise BadRequestError(f"send: 'content' must be a string, got {_kind(value)}")
+    if len(value) > MAX_CONTENT_CODE_POINTS:
+        raise BadRequestError(
+            f"send: 'content' has {len(value):,} code points; the limit is "
+            f"{MAX_CONTENT_CODE_POINTS:,}"
+        )
+    return value
+
+
+def _config(value: Any, kind: str) -> ChatConfig | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{kind}: 'config' must be an object, got {_kind(value)}")
+    unknown = sorted(set(value) - set(_CONFIG_RANGES))
+    if unknown:
+        raise BadRequestError(
+            f"{kind}: unknown config field {str(unknown[0])[:80]!r}; known: "
+            + ", ".join(_CONFIG_RANGES)
+        )
+    for name, (integer, low, high, low_excluded) in _CONFIG_RANGES.items():
+        number = value.get(name)
+        if number is None:
+            continue
+        valid_type = isinstance(number, int) if integer else isinstance(number, (int, float))
+        if isinstance(number, bool) or not valid_type or not math.isfinite(number):
+            wanted = "an integer" if integer else "a number"
+            raise BadRequestError(f"{kind}: config.{name} must be {wanted}, got {_kind(number)}")
+        if number < low or number > high or (low_excluded and number == low):
+            bounds = "positive" if integer else f"between {low:g} and {high:g}"
+            raise BadRequestError(f"{kind}: config.{name} must be {bounds}, got {number!r}")
+    return ChatConfig.from_json(value)
+
+
+def _attachments(value: Any) -> list[Attachment]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequestError(f"send: 'attachments' must be a list, got {_kind(value)}")
+    attachments, total = [], 0
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise BadRequestError(f"send: attachments[{index}] must be an object")
+        for name in ("name", "media_type", "data"):
+            if not isinstance(item.get(name), str):
+                raise BadRequestError(f"send: attachments[{index}].{name} must be a string")
+        try:
+            total += len(base64.b64decode(item["data"], validate=True))
+        except (binascii.Error, ValueError):
+            raise BadRequestError(f"send: attachments[{index}].data is not valid base64") from None
+        if total > MAX_ATTACHMENT_BYTES:
+            raise BadRequestError("send: attachments exceed 20 MiB decoded in total")
+        attachments.append(Attachment.from_json(item))
+    return attachments
+
+
+def _check_size(data: dict[str, Any], send: Send) -> None:
+    rough = len(send.content) + sum(len(a.data) for a in send.attachments)
+    if rough > MAX_MESSAGE_BYTES // 8 and len(json.dumps(data).encode()) > MAX_MESSAGE_BYTES:
+        raise BadRequestError("send: the message is larger than 32 MiB")
