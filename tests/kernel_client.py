@@ -209,9 +209,14 @@ class CommClient:
             except queue.Empty:
                 return events
 
-    def stream(self, message_id: str | None = None, timeout: float = TIMEOUT) -> Stream:
-        """Collect one reply's frames up to and including its ``done``."""
+    def stream(
+        self, message_id: str | None = None, timeout: float = TIMEOUT, first: Any = None
+    ) -> Stream:
+        """Collect one reply's frames up to and including its ``done``; ``first``: its
+        first delta, when the caller took it already."""
         stream = Stream()
+        if first is not None:
+            stream.add(first)
         while True:
             event = self.next("delta", "done", "error", "start", timeout=timeout)
             if message_id is None and event["type"] == "start":

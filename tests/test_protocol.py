@@ -308,7 +308,7 @@ def test_busy_while_streaming(kernel: KernelHarness) -> None:
     sender, other = CommClient(kernel), CommClient(kernel)
     sender.open(), other.open()
     chat = send(sender, "x", "slow")
-    sender.next("delta")
+    first = sender.next("delta")
     sender.send(
         {
             "type": "send",
@@ -323,7 +323,7 @@ def test_busy_while_streaming(kernel: KernelHarness) -> None:
     assert busy["error"]["code"] == "busy"
     assert busy["error"]["retryable"] is True
     sender.send({"type": "stop", "chat_id": chat})
-    assert sender.stream().done["finish_reason"] == "cancelled"
+    assert stream_after(first, sender).done["finish_reason"] == "cancelled"
     other.request({"type": "list_models"}, "models")
     assert [e for e in other.drain() if e["type"] == "error"] == []
     sender.close(), other.close()
@@ -360,10 +360,8 @@ def test_stop_when_nothing_streams_is_a_no_op(client: CommClient) -> None:
 
 
 def stream_after(first: dict, client: CommClient):
-    """The rest of a stream whose first delta was already taken."""
-    rest = client.stream(first["message_id"])
-    rest.deltas.insert(0, first)
-    return rest
+    """The stream whose first delta was already taken, with that delta in it."""
+    return client.stream(first["message_id"], first=first)
 
 
 # -- several frontends and resync -----------------------------------------------------------

@@ -21,7 +21,7 @@ CLASSES = sorted({entry["class"] for entry in PAYLOADS})
 MODEL = """
 import json
 import jupyter_deltachat as dc
-from jupyter_deltachat.engine import pause
+from jupyter_deltachat.stop import pause
 
 BEACON = "http://127.0.0.1:9"
 _corpus = json.load(open("tests/security/payloads.json", encoding="utf-8"))["payloads"]
