@@ -56,6 +56,7 @@ class _Inline:
     autolinks: list[tuple[int, int, str]] = field(default_factory=list)
     links: list[tuple[int, int, int, str]] = field(default_factory=list)
     images: list[tuple[int, int, str, str]] = field(default_factory=list)
+    html: bool = False
 
 
 Edit = tuple[int, int, str]
@@ -75,6 +76,7 @@ class _Parser:
         self._wrap("autolink", self._record_autolink)
         self._wrap("link", self._record_link)
         self._wrap("image", self._record_image)
+        self._wrap("html_inline", self._record_html)
 
     @property
     def seen(self) -> _Inline | None:
@@ -93,6 +95,10 @@ class _Parser:
             return matched
 
         ruler.at(name, rule)
+
+    def _record_html(self, state: StateInline, start: int, count: int) -> None:
+        assert self.seen is not None
+        self.seen.html = True
 
     def _record_code(self, state: StateInline, start: int, count: int) -> None:
         assert self.seen is not None
@@ -149,24 +155,14 @@ def neutralize(markdown: str) -> str:
     ``\\lt``, which renders the same).
     """
     text = markdown.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    if "<" not in text and "]" not in text:
+        return text
     for _ in range(MAX_PASSES):
-        changed = _pass(text)
+        changed, raw_html = _pass(text)
         if changed == text:
-            break
+            return _as_code_block(markdown) if raw_html else text
         text = changed
-    else:
-        return _as_code_block(markdown)
-    if has_raw_html(text):
-        return _as_code_block(markdown)
-    return text
-
-
-def has_raw_html(markdown: str) -> bool:
-    """Whether a CommonMark parser finds any raw HTML (block or inline) in ``markdown``."""
-    tokens = _PARSER.md.parse(markdown)
-    return any(token.type == "html_block" for token in tokens) or any(
-        child.type == "html_inline" for token in tokens for child in token.children or []
-    )
+    return _as_code_block(markdown)
 
 
 def code_blocks(markdown: str) -> list[tuple[str, str]]:
@@ -184,8 +180,11 @@ def code_blocks(markdown: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def _pass(source: str) -> str:
+def _pass(source: str) -> tuple[str, bool]:
+    """``source`` made safer by one round of edits, and whether markdown-it found raw HTML
+    in ``source`` (a pass that changes nothing must find none)."""
     tokens, env = _PARSER.blocks(source)
+    raw_html = any(token.type == "html_block" for token in tokens)
     lines = source.split("\n")
     starts = _line_starts(lines)
     code_lines: set[int] = set()
@@ -202,12 +201,14 @@ def _pass(source: str) -> str:
             continue
         mapped_lines.update(numbers)
         bases = [starts[number] + offset for number, offset in zip(numbers, offsets, strict=True)]
-        edits += _inline_edits(token.content, env, bases)
+        inline_edits, inline_html = _inline_edits(token.content, env, bases)
+        edits += inline_edits
+        raw_html = raw_html or inline_html
     for number, line in enumerate(lines):
         if number in code_lines or (number in mapped_lines and number not in unmapped_lines):
             continue
         edits += _escape_line(line, starts[number], brackets=number in unmapped_lines)
-    return _apply(source, edits)
+    return _apply(source, edits), raw_html
 
 
 def _content_tokens(tokens: list[Token]) -> Iterator[tuple[Token, list[int]]]:
@@ -257,8 +258,9 @@ def _locate(content: str, numbers: list[int], lines: list[str]) -> list[int] | N
     return offsets
 
 
-def _inline_edits(content: str, env: dict[str, Any], bases: list[int]) -> list[Edit]:
-    """Edits (in source positions) that make one inline content string safe."""
+def _inline_edits(content: str, env: dict[str, Any], bases: list[int]) -> tuple[list[Edit], bool]:
+    """Edits (in source positions) that make one inline content string safe, and whether
+    it holds raw HTML."""
     seen = _PARSER.inline(content, env)
     line_starts = _line_starts(content.split("\n"))
 
@@ -284,7 +286,7 @@ def _inline_edits(content: str, env: dict[str, Any], bases: list[int]) -> list[E
         if not (escaped_already or _inside(position, protected) or _inside(position, replaced)):
             escaped = "\\lt " if _inside(position, math) else "&lt;"
             edits.append((position, position + 1, escaped))
-    return [(source_at(start), source_at(end), text) for start, end, text in edits]
+    return [(source_at(start), source_at(end), text) for start, end, text in edits], seen.html
 
 
 def _escape_line(line: str, start: int, brackets: bool) -> list[Edit]:
