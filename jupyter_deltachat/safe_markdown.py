@@ -191,11 +191,12 @@ def _pass(source: str) -> tuple[str, bool]:
     mapped_lines: set[int] = set()
     unmapped_lines: set[int] = set()
     edits: list[Edit] = []
-    for token, numbers in _content_tokens(tokens):
+    cursor: dict[int, int] = {}
+    for token, numbers, whole_lines in _content_tokens(tokens):
         if token.type in ("fence", "code_block"):
             code_lines.update(numbers)
             continue
-        offsets = _locate(token.content, numbers, lines)
+        offsets = _locate(token.content, numbers, lines, whole_lines, cursor)
         if offsets is None:
             unmapped_lines.update(numbers)
             continue
@@ -211,44 +212,52 @@ def _pass(source: str) -> tuple[str, bool]:
     return _apply(source, edits), raw_html
 
 
-def _content_tokens(tokens: list[Token]) -> Iterator[tuple[Token, list[int]]]:
-    """Each code block and each inline token, with the source lines its content comes from."""
+def _content_tokens(tokens: list[Token]) -> Iterator[tuple[Token, list[int], bool]]:
+    """Each code block and each inline token, with the source lines its content comes from
+    and whether it runs to the end of each of them (paragraphs, setext headings) rather
+    than being a part of one line (ATX headings, table cells)."""
     row: list[int] = []
     for index, token in enumerate(tokens):
         if token.type == "tr_open" and token.map:
             row = [token.map[0]]
         if token.type in ("fence", "code_block") and token.map:
-            yield token, list(range(*token.map))
+            yield token, list(range(*token.map)), True
         if token.type != "inline":
             continue
-        if tokens[index - 1].type in ("th_open", "td_open") or token.map is None:
-            yield token, row
+        opener = tokens[index - 1]
+        if opener.type in ("th_open", "td_open") or token.map is None:
+            yield token, row, False
             continue
-        first, end = token.map
-        if tokens[index - 1].type == "heading_open" and tokens[index - 1].markup in ("=", "-"):
-            end -= 1
-        yield token, list(range(first, end))
+        atx_heading = opener.type == "heading_open" and opener.markup.startswith("#")
+        yield token, list(range(*token.map)), not atx_heading
 
 
-def _locate(content: str, numbers: list[int], lines: list[str]) -> list[int] | None:
+def _locate(
+    content: str,
+    numbers: list[int],
+    lines: list[str],
+    whole_lines: bool,
+    cursor: dict[int, int],
+) -> list[int] | None:
     """Where each line of ``content`` starts in its source line, or None when unsure.
 
     A paragraph's lines are suffixes of their source lines (container markers and
-    indentation stripped; the last one also loses trailing spaces); a heading's or table
-    cell's text is found left to right in its line.
+    indentation stripped; the last one also loses trailing spaces). A heading's or table
+    cell's text is found left to right in its line, after the cells before it (``cursor``).
     """
     parts = content.split("\n")
     if not numbers or len(parts) != len(numbers):
         return None
     offsets = []
-    cursor: dict[int, int] = {}
     for part, number in zip(parts, numbers, strict=True):
         line = lines[number]
         trimmed = line.rstrip(" \t")
-        if part and line.endswith(part) and len(parts) > 1:
+        if whole_lines and line.endswith(part):
             offsets.append(len(line) - len(part))
-        elif part and trimmed.endswith(part) and len(parts) > 1:
+        elif whole_lines and trimmed.endswith(part):
             offsets.append(len(trimmed) - len(part))
+        elif whole_lines:
+            return None
         else:
             found = line.find(part, cursor.get(number, 0))
             if found < 0:

@@ -86,6 +86,11 @@ def test_markdown_without_html_is_left_exactly_as_it_is(entry_id: str) -> None:
         ("| <b> | `<i>` |\n|---|---|\n| ![t](http://h.test/t.png) | y |", (
             "| &lt;b> | `<i>` |\n|---|---|\n| [image: t (h.test)](http://h.test/t.png) | y |"
         )),
+        ("| `<b>` | <b> |\n|---|---|\n| a | b |", "| `<b>` | &lt;b> |\n|---|---|\n| a | b |"),
+        ("# `<b>` <b> #\n\nSetext <b>\n`<i>` <i>\n===", (
+            "# `<b>` &lt;b> #\n\nSetext &lt;b>\n`<i>` &lt;i>\n==="
+        )),
+        ("> - a `<b>` <b>\n>   `<c>` <c>", "> - a `<b>` &lt;b>\n>   `<c>` &lt;c>"),
         ("a\r\nb\0", "a\nb\ufffd"),
     ],
 )  # fmt: skip

@@ -203,10 +203,10 @@ def test_replies_run_nothing_and_load_nothing_live_in_the_widget_and_reopened(
             run_cell(page, f"%chat -m payload --chat sec --no-interpolate {name}")
         run_cell(page, "%chat -m payload --chat sec sentinel")
         wait_rendered_text(page, SENTINEL)
+        watched.assert_nothing_ran_or_loaded(beacon)
         image = page.locator(".jp-RenderedMarkdown a", has_text=f"image: chart ({host})")
         assert image.first.get_attribute("href") == f"{beacon.origin}/chart.png"
         assert page.locator(".jp-RenderedMarkdown mjx-container").count() > 0
-        watched.assert_nothing_ran_or_loaded(beacon)
 
         run_cell(page, WIDGET.format(names=[*CLASSES, "sentinel"]))
         wait_rendered_text(page, SENTINEL, count=2)
