@@ -27,7 +27,7 @@ SENTINEL = "All payloads sent."
 MODEL = """
 import json
 import jupyter_deltachat as dc
-from jupyter_deltachat.engine import pause
+from jupyter_deltachat.stop import pause
 
 _corpus = json.load(open({corpus!r}, encoding="utf-8"))["payloads"]
 REPLIES = {{"sentinel": {sentinel!r}}}
