@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import ctypes
 import heapq
 import inspect
 import itertools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +33,8 @@ from .stop import StopSignal, bind
 from .types import ChatConfig, Finish, FinishReason, Message, Reasoning, Usage
 
 DEFAULT_FRAME_INTERVAL = 1 / 30  # at most 30 frames a second per message
+STOP_INTERRUPT_AFTER = 0.2  # a model still running then gets a KeyboardInterrupt
+STOP_ABANDON_AFTER = 0.6  # one still running then (blocked in C) is abandoned: done at once
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +174,18 @@ class Reply:
         self._clock_armed = False
         self._model_finish: Literal["stop", "length"] | None = None
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._concluded = False  # the outcome is out; nothing of this reply is sent again
 
     # -- control, from any thread ------------------------------------------------------
 
     def start(self) -> None:
         context = contextvars.copy_context()
         context.run(bind, self._stop)
-        threading.Thread(
+        self._thread = threading.Thread(
             target=context.run, args=(self._run,), name="deltachat-reply", daemon=True
-        ).start()
+        )
+        self._thread.start()
 
     @property
     def stop_requested(self) -> bool:
@@ -189,14 +196,22 @@ class Reply:
         return self._done_event.is_set()
 
     def stop(self) -> None:
-        """Ask the reply to stop: pending text is kept and flushed, done says cancelled."""
+        """Ask the reply to stop: pending text is kept and flushed, done says cancelled.
+
+        A model that does not return within ``STOP_INTERRUPT_AFTER`` gets a
+        ``KeyboardInterrupt`` in its thread (it ends one running Python code); one still
+        running at ``STOP_ABANDON_AFTER`` is blocked in C and is abandoned.
+        """
         with self._lock:
-            if self._done_event.is_set():
+            if self._concluded:
                 return
             callbacks = self._stop.set()
             task = self._task
         if callbacks is None:
             return
+        now = time.monotonic()
+        _clock.call_at(now + STOP_INTERRUPT_AFTER, self._interrupt)
+        _clock.call_at(now + STOP_ABANDON_AFTER, self._abandon)
         if task is not None:
             loop, running = task
             loop.call_soon_threadsafe(running.cancel)
@@ -209,16 +224,49 @@ class Reply:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done_event.wait(timeout)
 
+    def _interrupt(self) -> None:
+        """Raise ``KeyboardInterrupt`` in the worker, if it still runs the model (clock thread).
+
+        Sent with the lock held, so it never lands while the worker hands out a frame or
+        the outcome. Async models are left to their task's cancellation.
+        """
+        with self._lock:
+            thread = self._thread
+            if self._concluded or self._task is not None or thread is None:
+                return
+            if thread.ident is not None and thread.is_alive():
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+                )
+
+    def _abandon(self) -> None:
+        """Conclude a stopped reply whose model is blocked in C (clock thread)."""
+        with self._lock:
+            if self._concluded:
+                return
+            self._conclude()
+        name = getattr(self.model, "__name__", type(self.model).__name__)
+        kernel_log(
+            f"model {name!r} did not stop within {STOP_ABANDON_AFTER} s (blocked outside "
+            "Python); its thread is abandoned and whatever it produces later is discarded"
+        )
+
     # -- the worker thread --------------------------------------------------------------
 
     def _run(self) -> None:
         try:
-            self._consume(call_model(self.model, self.messages, self.config))
-        except BaseException as exc:  # noqa: BLE001 - every failure ends the reply cleanly
+            try:
+                self._consume(call_model(self.model, self.messages, self.config))
+            except BaseException as exc:  # noqa: BLE001 - every failure ends the reply cleanly
+                if not self._stop.is_set():
+                    self.error = as_chat_error(exc)
+            finally:
+                with self._lock:
+                    if not self._concluded:
+                        self._conclude()
+        except KeyboardInterrupt:  # the stop's interrupt, landing after the model returned
             if not self._stop.is_set():
-                self.error = as_chat_error(exc)
-        finally:
-            self._finish()
+                raise
 
     def _consume(self, result: Any) -> None:
         if isinstance(result, str):
@@ -290,6 +338,8 @@ class Reply:
         if not item:
             return
         with self._lock:
+            if self._concluded:
+                return  # an abandoned model woke up: its output is discarded
             pending = self._pending
             if pending and pending[-1][0] == channel:
                 pending[-1][1].append(item)
@@ -328,36 +378,44 @@ class Reply:
         self._pending = []
         self._next_due = now + self.frame_interval
 
-    def _finish(self) -> None:
-        with self._lock:
+    def _conclude(self) -> None:
+        """Flush what is pending and hand out the outcome, once (lock held)."""
+        self._concluded = True
+        try:
+            if self._pending:
+                self._flush(time.monotonic())
+        finally:
+            if self._stop.is_set():
+                self.finish_reason = "cancelled"
+            elif self.error is not None:
+                self.finish_reason = "error"
+            else:
+                self.finish_reason = self._model_finish or "stop"
+            outcome = self.outcome = ReplyDone(
+                message_id=self.message.id,
+                seq=self.seq,
+                content="".join(self._sent["content"]),
+                reasoning="".join(self._sent["reasoning"]) or None,
+                finish_reason=self.finish_reason,
+                error=self.error,
+                usage=self.usage,
+            )
+            self.message.content = outcome.content
+            self.message.reasoning = outcome.reasoning
+            self.message.finish_reason = outcome.finish_reason
+            if outcome.error is not None:
+                self.message.error = outcome.error.to_json()
             try:
-                if self._pending:
-                    self._flush(time.monotonic())
+                self._on_event(outcome)
             finally:
-                if self._stop.is_set():
-                    self.finish_reason = "cancelled"
-                elif self.error is not None:
-                    self.finish_reason = "error"
-                else:
-                    self.finish_reason = self._model_finish or "stop"
-                outcome = self.outcome = ReplyDone(
-                    message_id=self.message.id,
-                    seq=self.seq,
-                    content="".join(self._sent["content"]),
-                    reasoning="".join(self._sent["reasoning"]) or None,
-                    finish_reason=self.finish_reason,
-                    error=self.error,
-                    usage=self.usage,
-                )
-                self.message.content = outcome.content
-                self.message.reasoning = outcome.reasoning
-                self.message.finish_reason = outcome.finish_reason
-                if outcome.error is not None:
-                    self.message.error = outcome.error.to_json()
-                try:
-                    self._on_event(outcome)
-                finally:
-                    self._done_event.set()
+                self._done_event.set()
+
+
+def kernel_log(line: str) -> None:
+    """One line in the kernel process's own stderr (the server's log), never a cell's output."""
+    stream = sys.__stderr__
+    if stream is not None:
+        print(f"[jupyter_deltachat] {redact(line)}", file=stream, flush=True)
 
 
 def as_chat_error(exc: BaseException) -> DeltaChatError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -239,3 +241,56 @@ def test_call_model_passes_config_only_to_models_that_take_it() -> None:
     assert call_model(star, messages, config) == "star 2"
     assert call_model(Callable2(), messages, config) == "instance 7"
     assert call_model(partial, messages, config) == "p:m"
+
+
+def test_a_model_blocked_in_c_is_abandoned_reported_once_and_its_output_discarded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kernel_log = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", kernel_log)
+    release, returned = threading.Event(), threading.Event()
+
+    def blocked(messages: list[Message]) -> Any:
+        try:
+            yield "before "
+            release.wait()  # a lock wait: no KeyboardInterrupt reaches it
+            yield "after"
+        finally:
+            returned.set()
+
+    reply, recorder = run(blocked)
+    recorder.wait_for(lambda frames: len(frames) == 1)
+    reply.stop()
+    finished(reply)
+    assert (reply.finish_reason, reply.message.content) == ("cancelled", "before ")
+    release.set()
+    assert returned.wait(WAIT)
+    assert recorder.text() == "before " and reply.message.content == "before "
+    assert kernel_log.getvalue() == (
+        "[jupyter_deltachat] model 'blocked' did not stop within 0.6 s (blocked outside "
+        "Python); its thread is abandoned and whatever it produces later is discarded\n"
+    )
+
+
+def test_a_model_spinning_in_python_gets_a_keyboard_interrupt() -> None:
+    interrupted = threading.Event()
+
+    def spin(messages: list[Message]) -> Any:
+        yield "spinning"
+        try:
+            while True:
+                pass
+        except KeyboardInterrupt:
+            interrupted.set()
+            raise
+
+    reply, recorder = run(spin)
+    recorder.wait_for(lambda frames: len(frames) == 1)
+    reply.stop()
+    finished(reply)
+    assert interrupted.is_set()  # it ended in its own thread, before the reply concluded
+    assert (reply.finish_reason, reply.error, reply.message.content) == (
+        "cancelled",
+        None,
+        "spinning",
+    )

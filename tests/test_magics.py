@@ -59,6 +59,15 @@ class Person:
 name, p, seq = "Ada", Person(), ["first"]
 """
 
+ASLEEP = """
+import time
+
+@dc.register
+def asleep(messages):
+    time.sleep(3600)  # blocked in C: a stop must abandon it
+    yield "never"
+"""
+
 CELLS: list[tuple[str, str]] = [
     ("load", "%load_ext jupyter_deltachat"),
     ("define", MODELS),
@@ -91,12 +100,16 @@ CELLS: list[tuple[str, str]] = [
     ("after-interrupt", "1 + 1"),
     ("stopped-history", "%chat history --chat t7"),
     ("reuse", "%chat -m echo --chat t7 still here"),
+    ("define-asleep", ASLEEP),
+    ("interrupt-blocked", "%chat -m asleep --chat t9 go"),
+    ("after-blocked", "%chat -m echo --chat t9 free again"),
 ]
 
 
 class RecordingClient(NotebookClient):
     """nbclient's client, also keeping each cell's iopub messages and execute reply; it
-    interrupts the kernel when the cell tagged ``interrupt`` shows its first streamed text."""
+    interrupts the kernel when the cell tagged ``interrupt`` shows its first streamed text,
+    and when the one tagged ``interrupt-blocked`` shows its first output."""
 
     def __init__(self, nb: Any, **kw: Any) -> None:
         super().__init__(nb, **kw)
@@ -104,6 +117,7 @@ class RecordingClient(NotebookClient):
         self.replies: dict[int, dict[str, Any]] = {}
         self.on_cell_executed = self._keep_reply
         self._interrupted = False
+        self._interrupted_blocked = False
 
     def _keep_reply(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
         self.replies[cell_index] = execute_reply
@@ -112,8 +126,12 @@ class RecordingClient(NotebookClient):
         self.messages.setdefault(cell_index, []).append(msg)
         tags = cell.metadata.get("tags", [])
         first_update = msg["msg_type"] == "update_display_data" and not self._interrupted
+        first_display = msg["msg_type"] == "display_data" and not self._interrupted_blocked
         if "interrupt" in tags and first_update:
             self._interrupted = True
+            asyncio.get_running_loop().create_task(self.km.interrupt_kernel())
+        if "interrupt-blocked" in tags and first_display:
+            self._interrupted_blocked = True
             asyncio.get_running_loop().create_task(self.km.interrupt_kernel())
         return super().process_message(msg, cell, cell_index)
 
@@ -344,6 +362,13 @@ def test_interrupt_keeps_the_partial_reply_and_the_kernel_usable(run: Run) -> No
     history = run.data("stopped-history")["text/markdown"]
     assert history == f"**user**\n\ngo\n\n---\n\n**assistant** (slow) — cancelled\n\n{partial}"
     assert run.data("reuse") == markdown("you said: still here")
+
+
+def test_interrupting_a_model_blocked_in_c_frees_the_chat(run: Run) -> None:
+    assert run.data("interrupt-blocked") == markdown(STOPPED_MARK)
+    message = "stopped; the partial reply is kept in chat 't9'"
+    assert run.error("interrupt-blocked") == ("ChatError", message, error_line(message))
+    assert run.data("after-blocked") == markdown("you said: free again")
 
 
 def test_a_chat_cell_shows_up_on_a_comm(kernel: KernelHarness, client: CommClient) -> None:
