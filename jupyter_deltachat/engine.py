@@ -199,8 +199,9 @@ class Reply:
         """Ask the reply to stop: pending text is kept and flushed, done says cancelled.
 
         A model that does not return within ``STOP_INTERRUPT_AFTER`` gets a
-        ``KeyboardInterrupt`` in its thread (it ends one running Python code); one still
-        running at ``STOP_ABANDON_AFTER`` is blocked in C and is abandoned.
+        ``KeyboardInterrupt`` in its thread (it ends one running Python code), unless it
+        registered ``on_stop`` callbacks (providers: an exception must not land inside their
+        HTTP client); one still running at ``STOP_ABANDON_AFTER`` is abandoned.
         """
         with self._lock:
             if self._concluded:
@@ -210,7 +211,8 @@ class Reply:
         if callbacks is None:
             return
         now = time.monotonic()
-        _clock.call_at(now + STOP_INTERRUPT_AFTER, self._interrupt)
+        if not callbacks:  # a model with on_stop callbacks said how it stops: no interrupt
+            _clock.call_at(now + STOP_INTERRUPT_AFTER, self._interrupt)
         _clock.call_at(now + STOP_ABANDON_AFTER, self._abandon)
         if task is not None:
             loop, running = task
