@@ -45,6 +45,9 @@ _MATH = re.compile(
 _DESTINATION_SPECIAL = re.compile(r"([()<>\\&])")
 _DESTINATION_BREAKS = re.compile(r"[\x00-\x20\x7f]")
 
+_UNSAFE_INFO = re.compile(r"[<>\"'&\\`]")
+_LANGUAGE = re.compile(r"[\w+#.-]*")
+_FENCE_WITH_ODD_INFO = re.compile(r"(?:```|~~~)[^\n]*[<>\"'&\\]")
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>!&$~|])")
 
 
@@ -155,7 +158,7 @@ def neutralize(markdown: str) -> str:
     ``\\lt``, which renders the same).
     """
     text = markdown.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
-    if "<" not in text and "]" not in text:
+    if "<" not in text and "]" not in text and not _FENCE_WITH_ODD_INFO.search(text):
         return text
     for _ in range(MAX_PASSES):
         changed, raw_html = _pass(text)
@@ -195,6 +198,7 @@ def _pass(source: str) -> tuple[str, bool]:
     for token, numbers, whole_lines in _content_tokens(tokens):
         if token.type in ("fence", "code_block"):
             code_lines.update(numbers)
+            edits += _fence_info_edits(token, lines, starts)
             continue
         offsets = _locate(token.content, numbers, lines, whole_lines, cursor)
         if offsets is None:
@@ -230,6 +234,20 @@ def _content_tokens(tokens: list[Token]) -> Iterator[tuple[Token, list[int], boo
             continue
         atx_heading = opener.type == "heading_open" and opener.markup.startswith("#")
         yield token, list(range(*token.map)), not atx_heading
+
+
+def _fence_info_edits(token: Token, lines: list[str], starts: list[int]) -> list[Edit]:
+    """A fence's info string cut to its language name when it holds quotes, brackets or
+    ampersands: JupyterLab puts the info string unescaped into a highlighted block's
+    ``class`` attribute, where a ``"`` would end it."""
+    if token.type != "fence" or not _UNSAFE_INFO.search(token.info):
+        return []
+    number = token.map[0] if token.map else 0
+    line = lines[number]
+    info_start = line.find(token.markup) + len(token.markup)
+    language = _LANGUAGE.match(token.info.strip())
+    safe = language.group() if language else ""
+    return [(starts[number] + info_start, starts[number] + len(line), safe)]
 
 
 def _locate(

@@ -33,10 +33,13 @@ def payload(entry_id: str) -> dict[str, Any]:
 
 ALLOWED_TAGS = {
     "p", "em", "strong", "code", "pre", "a", "img", "ul", "ol", "li", "blockquote", "hr", "br",
-    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "s",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "s", "del",
 }  # fmt: skip
 LINK_SCHEMES = {"", "http", "https", "mailto"}
 DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp)[;,]")
+LANGUAGE_CLASS = re.compile(r"^language-[^\s\"'<>&]+$")
+ALIGNMENTS = ("left", "center", "right")
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 ALIGN = re.compile(r"^text-align:(left|center|right)$")
 
 
@@ -75,8 +78,13 @@ def scheme(url: str) -> str:
 
 def unsafe_parts(markdown: str) -> list[str]:
     """Every element, attribute or URL in the rendered ``markdown`` that a reply must not get."""
+    return unsafe_html_parts(RENDERER.render(markdown))
+
+
+def unsafe_html_parts(html: str) -> list[str]:
+    """Every element, attribute or URL in ``html`` that a rendered reply must not hold."""
     parser = Elements()
-    parser.feed(RENDERER.render(markdown))
+    parser.feed(html)
     problems = [f"markup {text!r}" for text in parser.comments]
     for tag, attrs in parser.found:
         if tag not in ALLOWED_TAGS:
@@ -85,9 +93,11 @@ def unsafe_parts(markdown: str) -> list[str]:
             allowed = (
                 (tag == "a" and name in ("href", "title"))
                 or (tag == "img" and name in ("src", "alt", "title"))
-                or (tag == "code" and name == "class" and value.startswith("language-"))
+                or (tag == "code" and name == "class" and LANGUAGE_CLASS.match(value))
                 or (tag in ("th", "td") and name == "style" and ALIGN.match(value))
                 or (tag == "ol" and name == "start")
+                or (tag in ("th", "td") and name == "align" and value in ALIGNMENTS)
+                or (tag in HEADINGS and name == "id")
             )
             if not allowed:
                 problems.append(f"<{tag} {name}={value!r}>")
