@@ -44,6 +44,8 @@ def texts() -> dict[str, str]:
         "15 KB demo reply": demo[:15_000],
         "60 KB demo reply": demo[:60_000],
         f"{len(hostile) // 1000} KB payload corpus": hostile,
+        "60 KB of `a` <b": ("`a` <b " * 10_000)[:60_000],
+        "60 KB of remote images": ("![a](http://h/x.png) " * 3_000)[:60_000],
     }
 
 

@@ -37,9 +37,10 @@ MAX_PASSES = 8
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _URL_NOISE = re.compile(r"[\t\n\r]")
+_CONTROLS_AND_SPACE = "".join(map(chr, range(0x21)))
 _MATH = re.compile(
-    r"\$\$.+?\$\$|\$[^$\n]+?\$|\\\\\(.+?\\\\\)|\\\\\[.+?\\\\\]"
-    r"|\\begin\{([A-Za-z]*\*?)\}.*?\\end\{\1\}",
+    r"\$\$.{1,500}?\$\$|\$[^$\n]{1,500}?\$|\\\\\(.{1,500}?\\\\\)|\\\\\[.{1,500}?\\\\\]"
+    r"|\\begin\{([A-Za-z]*\*?)\}.{0,500}?\\end\{\1\}",
     re.DOTALL,
 )
 _DESTINATION_SPECIAL = re.compile(r"([()<>\\&])")
@@ -306,12 +307,13 @@ def _inline_edits(content: str, env: dict[str, Any], bases: list[int]) -> tuple[
     for start, label_end, end, href in seen.links:
         if not _link_allowed(href):
             edits += [(start, start + 1, ""), (label_end, end, "")]
-    math = _math_spans(content, protected)
+    math = _Spans(_math_spans(content, protected))
+    untouchable = _Spans(protected + replaced)
     for match in _TAG_START.finditer(content):
         position = match.start()
         escaped_already = _backslashes_before(content, position) % 2 == 1
-        if not (escaped_already or _inside(position, protected) or _inside(position, replaced)):
-            escaped = "\\lt " if _inside(position, math) else "&lt;"
+        if not escaped_already and position not in untouchable:
+            escaped = "\\lt " if position in math else "&lt;"
             edits.append((position, position + 1, escaped))
     return [(source_at(start), source_at(end), text) for start, end, text in edits], seen.html
 
@@ -345,11 +347,28 @@ def _line_starts(lines: list[str]) -> list[int]:
 
 
 def _backslashes_before(text: str, position: int) -> int:
-    return position - len(text[:position].rstrip("\\"))
+    count = 0
+    while position > count and text[position - count - 1] == "\\":
+        count += 1
+    return count
 
 
-def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= position < end for start, end in spans)
+class _Spans:
+    """Positions covered by any of some (possibly nested) spans; a lookup is a bisection."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in sorted(spans):
+            if self.ends and start <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], end)
+            else:
+                self.starts.append(start)
+                self.ends.append(end)
+
+    def __contains__(self, position: int) -> bool:
+        index = bisect_right(self.starts, position) - 1
+        return index >= 0 and position < self.ends[index]
 
 
 def _math_spans(content: str, code: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -375,7 +394,7 @@ def _plain_text(tokens: list[Token]) -> str:
 
 def _clean_url(url: str) -> str:
     """The URL as a browser reads it: tabs and newlines dropped, controls and spaces trimmed."""
-    return _URL_NOISE.sub("", url).strip("".join(chr(code) for code in range(0x21)))
+    return _URL_NOISE.sub("", url).strip(_CONTROLS_AND_SPACE)
 
 
 def _link_allowed(url: str) -> bool:
