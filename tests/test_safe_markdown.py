@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from payload_corpus import PAYLOAD_IDS, PAYLOADS, payload, payload_markdown, unsafe_parts
 
+from jupyter_deltachat import safe_markdown
 from jupyter_deltachat.kernel.cell_output import extract_code
 from jupyter_deltachat.safe_markdown import MAX_DATA_IMAGE_CHARS, code_blocks, neutralize
 
@@ -125,3 +126,13 @@ def test_code_blocks_in_order_with_their_language() -> None:
     assert extract_code("<div>\n```python\nsteal()\n```\n</div>\n") == (
         "<div>\n```python\nsteal()\n```\n</div>"
     )
+
+
+def test_a_reply_that_does_not_settle_is_shown_as_one_code_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last resort: when the passes do not settle, the whole reply is code, not HTML."""
+    monkeypatch.setattr(safe_markdown, "MAX_PASSES", 1)
+    markdown = "```x```\n<img src=x onerror=alert(1)>"
+    assert neutralize(markdown) == f"````text\n{markdown}\n````"
+    assert unsafe_parts(neutralize(markdown)) == []
