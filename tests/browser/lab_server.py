@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -29,7 +30,9 @@ SERVER_START_TIMEOUT = 90.0
 
 
 def free_port() -> int:
-    for port in PORTS:
+    """A free port from ``PORTS``, tried in random order: several test runs start servers at
+    once, and the same first free port would go to all of them (one wins the bind)."""
+    for port in random.sample(PORTS, len(PORTS)):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
