@@ -14,12 +14,12 @@ import os
 import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from filelock import FileLock
 
+from .models.spec import PROVIDERS, ProviderSpec, env_names
 from .redact import remember_secret
 
 Source = Literal["env", "store"]
@@ -28,101 +28,6 @@ ENV_PATH = "JUPYTER_DELTACHAT_CREDENTIALS"
 FILE_VERSION = 1
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-OLLAMA_DEFAULT_BASE_URL = "http://localhost:11434/v1"
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One credential field a provider takes (``api_key``, ``base_url``, ``region``...)."""
-
-    name: str
-    label: str
-    secret: bool
-    required: bool
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """What a provider needs, and which environment variables supply each field.
-
-    ``credentials`` lists alternative sets of fields, any one of which (with every
-    ``required`` field) makes the provider configured; ``hint_field`` is the secret whose
-    last characters the server may show; ``defaults`` fill fields nothing else supplies.
-    """
-
-    id: str
-    label: str
-    fields: tuple[FieldSpec, ...]
-    env: dict[str, tuple[str, ...]]
-    credentials: tuple[tuple[str, ...], ...] = ()
-    hint_field: str | None = None
-    defaults: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self.fields)
-
-    @property
-    def secret_fields(self) -> frozenset[str]:
-        return frozenset(spec.name for spec in self.fields if spec.secret)
-
-
-def _api_key(label: str = "API key") -> FieldSpec:
-    return FieldSpec("api_key", label, secret=True, required=False)
-
-
-_BASE_URL = FieldSpec("base_url", "Base URL", secret=False, required=False)
-
-
-def _keyed(
-    provider_id: str, label: str, key_env: tuple[str, ...], base_url_env: tuple[str, ...] | None
-) -> ProviderSpec:
-    fields = (_api_key(),) if base_url_env is None else (_api_key(), _BASE_URL)
-    env = {"api_key": key_env}
-    if base_url_env is not None:
-        env["base_url"] = base_url_env
-    return ProviderSpec(
-        provider_id, label, fields, env, credentials=(("api_key",),), hint_field="api_key"
-    )
-
-
-PROVIDER_SPECS: dict[str, ProviderSpec] = {
-    spec.id: spec
-    for spec in (
-        _keyed("openai", "OpenAI", ("OPENAI_API_KEY",), ("OPENAI_BASE_URL",)),
-        _keyed("anthropic", "Anthropic", ("ANTHROPIC_API_KEY",), ("ANTHROPIC_BASE_URL",)),
-        _keyed("google", "Google Gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), None),
-        _keyed("groq", "Groq", ("GROQ_API_KEY",), ("GROQ_BASE_URL",)),
-        ProviderSpec(
-            "bedrock",
-            "Amazon Bedrock",
-            (
-                FieldSpec("region", "Region", secret=False, required=True),
-                FieldSpec("access_key_id", "Access key ID", secret=True, required=False),
-                FieldSpec("secret_access_key", "Secret access key", secret=True, required=False),
-                FieldSpec("session_token", "Session token", secret=True, required=False),
-                FieldSpec("profile", "Profile", secret=False, required=False),
-            ),
-            {
-                "region": ("AWS_DEFAULT_REGION", "AWS_REGION"),
-                "access_key_id": ("AWS_ACCESS_KEY_ID",),
-                "secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
-                "session_token": ("AWS_SESSION_TOKEN",),
-                "profile": ("AWS_PROFILE",),
-            },
-            credentials=(("access_key_id", "secret_access_key"), ("profile",)),
-            hint_field="access_key_id",
-        ),
-        ProviderSpec(
-            "ollama",
-            "Ollama",
-            (_BASE_URL,),
-            {"base_url": ("OLLAMA_BASE_URL",)},
-            credentials=(("base_url",),),
-            defaults={"base_url": OLLAMA_DEFAULT_BASE_URL},
-        ),
-    )
-}
 
 
 class CredentialStoreError(ValueError):
@@ -133,15 +38,15 @@ class CredentialStoreError(ValueError):
 
 
 class UnknownProviderError(ValueError):
-    """A provider id that is not in ``PROVIDER_SPECS``."""
+    """A provider id that is not in ``models.spec.PROVIDERS``."""
 
 
 def provider_spec(provider: str) -> ProviderSpec:
     try:
-        return PROVIDER_SPECS[provider]
+        return PROVIDERS[provider]
     except KeyError:
         raise UnknownProviderError(
-            f"unknown provider; known providers: {', '.join(PROVIDER_SPECS)}"
+            f"unknown provider; known providers: {', '.join(PROVIDERS)}"
         ) from None
 
 
@@ -262,18 +167,10 @@ class CredentialStore:
             file_part: tuple[Any, ...] = (info.st_ino, info.st_size, info.st_mtime_ns)
         except OSError:
             file_part = ()
-        env_names = sorted(
-            {
-                name
-                for spec in PROVIDER_SPECS.values()
-                for names in spec.env.values()
-                for name in names
-            }
-        )
         return (
             str(self.path),
             file_part,
-            tuple(name for name in env_names if os.environ.get(name)),
+            tuple(name for name in env_names() if os.environ.get(name)),
         )
 
     def _sources(
@@ -285,14 +182,13 @@ class CredentialStore:
             raise TypeError(f"{provider} takes no field(s) {', '.join(sorted(unknown))}")
         stored: dict[str, str] | None = None
         found: dict[str, tuple[str, str]] = {}
-        for name in spec.field_names:
+        for entry in spec.fields:
+            name = entry.name
             value = explicit.get(name)
             if value:
                 found[name] = (value, "explicit")
                 continue
-            env_value = next(
-                (os.environ[var] for var in spec.env.get(name, ()) if os.environ.get(var)), None
-            )
+            env_value = next((os.environ[var] for var in entry.env if os.environ.get(var)), None)
             if env_value:
                 found[name] = (env_value, "env")
                 continue
@@ -380,7 +276,7 @@ class _LockedProviders:
 
 def _remember(provider: str, fields: Mapping[str, str]) -> None:
     """Hand the secret values to ``redact`` (every value, for a provider without a spec)."""
-    spec = PROVIDER_SPECS.get(provider)
+    spec = PROVIDERS.get(provider)
     for name, value in fields.items():
         if spec is None or name in spec.secret_fields:
             remember_secret(value)
@@ -390,7 +286,7 @@ def _unbound_secrets(
     provider: str, stored: Mapping[str, str], changes: Mapping[str, str]
 ) -> list[str]:
     """The stored secrets a change of ``base_url`` unbinds (none when the change sets one)."""
-    spec = PROVIDER_SPECS.get(provider)
+    spec = PROVIDERS.get(provider)
     if spec is None or "base_url" not in changes:
         return []
     if changes["base_url"] == stored.get("base_url", "") or spec.secret_fields & set(changes):

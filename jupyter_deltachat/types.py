@@ -118,20 +118,23 @@ class ChatConfig:
 
 @dataclass
 class ModelInfo:
-    """What the model picker shows. ``configured`` says credentials exist; never carries them."""
+    """What the model picker shows. ``configured`` says credentials exist; never carries them.
+    ``provider_label`` names the picker's group (``"Google Gemini"``), so the panel keeps no
+    table of its own; this kernel always sets it, older ones did not (protocol 1.1)."""
 
     id: str
     provider: str
     label: str
     configured: bool
     source: Literal["builtin", "kernel"]
+    provider_label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _drop_none(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelInfo:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)

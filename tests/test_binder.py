@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from jupyter_deltachat.models.catalog import PROVIDERS
+from jupyter_deltachat.models.spec import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_ENV_PREFIXES = ("OPENAI", "ANTHROPIC", "GEMINI", "GOOGLE", "GROQ", "AWS", "OLLAMA")

@@ -13,22 +13,18 @@ import pytest
 
 from jupyter_deltachat.credentials import (
     ENV_PATH,
-    PROVIDER_SPECS,
     CredentialStore,
     CredentialStoreError,
     UnknownProviderError,
     default_store,
 )
+from jupyter_deltachat.models.spec import PROVIDERS, env_names
 from jupyter_deltachat.redact import MASK, redact
-
-PROVIDER_ENV = sorted(
-    {name for spec in PROVIDER_SPECS.values() for names in spec.env.values() for name in names}
-)
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [*PROVIDER_ENV, ENV_PATH]:
+    for name in [*env_names(), ENV_PATH]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
 
@@ -159,8 +155,8 @@ def test_env_variable_precedence(store: CredentialStore, monkeypatch: pytest.Mon
 
 
 def test_status_and_hint(store: CredentialStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert {provider: store.status(provider) for provider in PROVIDER_SPECS} == {
-        provider: (False, None) for provider in PROVIDER_SPECS
+    assert {provider: store.status(provider) for provider in PROVIDERS} == {
+        provider: (False, None) for provider in PROVIDERS
     }
     store.set("openai", {"api_key": "sk-store-0123456789-WXYZ"})
     assert (store.status("openai"), store.hint("openai")) == ((True, "store"), "…WXYZ")

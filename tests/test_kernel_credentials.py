@@ -59,6 +59,7 @@ def test_a_saved_key_reaches_open_comms_and_the_default_model(
     assert by_id["openai:gpt-5.1"] == {
         "id": "openai:gpt-5.1",
         "provider": "openai",
+        "provider_label": "OpenAI",
         "label": "gpt-5.1",
         "configured": True,
         "source": "builtin",

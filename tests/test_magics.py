@@ -18,8 +18,8 @@ from kernel_client import CommClient, KernelHarness
 from nbclient import NotebookClient
 
 from jupyter_deltachat.kernel.magics import LENGTH_MARK, STOPPED_MARK, extract_code, split_options
-from jupyter_deltachat.models.catalog import PROVIDERS
 from jupyter_deltachat.models.demo import WELCOME
+from jupyter_deltachat.models.spec import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_ENV_PREFIXES = ("OPENAI", "ANTHROPIC", "GEMINI", "GOOGLE", "GROQ", "AWS", "OLLAMA")

@@ -137,6 +137,7 @@ def test_ready_lists_demo_and_kernel_models(kernel: KernelHarness) -> None:
     assert by_id["demo"] == {
         "id": "demo",
         "provider": "demo",
+        "provider_label": "Built in",
         "label": "Demo (offline)",
         "configured": True,
         "source": "builtin",
@@ -144,6 +145,7 @@ def test_ready_lists_demo_and_kernel_models(kernel: KernelHarness) -> None:
     assert by_id["echo"] == {
         "id": "echo",
         "provider": "kernel",
+        "provider_label": "Kernel",
         "label": "echo",
         "configured": True,
         "source": "kernel",
@@ -169,6 +171,7 @@ def test_registering_a_model_in_a_cell_tells_open_comms(client: CommClient, kern
     assert {
         "id": "late",
         "provider": "kernel",
+        "provider_label": "Kernel",
         "label": "late",
         "configured": True,
         "source": "kernel",

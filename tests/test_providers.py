@@ -9,11 +9,12 @@ import time
 from typing import Any
 
 import pytest
-from fakes.cases import ProviderCase
+from fakes.cases import CASES, ProviderCase
 from fakes.fixtures import *  # noqa: F403 - the fixtures
 from fakes.fixtures import EngineRun, after_delta, drain
-from fakes.script import Script
+from fakes.script import ERROR_BODIES, Script
 from fakes.server import FakeServer
+from fakes.sse_wires import OpenAIChatWire
 
 from jupyter_deltachat.credentials import CredentialStore
 from jupyter_deltachat.errors import (
@@ -26,6 +27,30 @@ from jupyter_deltachat.errors import (
 from jupyter_deltachat.types import Finish, Reasoning, Usage
 
 TEXT = ["Hel", "lo", ", wor", "ld!"]
+LABELS = {
+    "openai": "OpenAI",
+    "openai_chat": "OpenAI",
+    "anthropic": "Anthropic",
+    "google": "Google Gemini",
+    "groq": "Groq",
+    "bedrock": "Amazon Bedrock",
+    "ollama": "Ollama",
+}
+REASON = "prompt is too long: 210000 tokens > 200000 maximum"
+STREAM_ERRORS = [
+    pytest.param(case, shape, id=f"{case.id}-{shape}")
+    for case in CASES
+    for shape in (("error.message", "error") if isinstance(case.wire, OpenAIChatWire) else ("",))
+]
+"""Each provider's error event inside a stream; chat-completions streams in both shapes."""
+
+
+def unused_url() -> tuple[str, int]:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}", port
 
 
 def test_streams_the_exact_deltas_then_usage(model: Any, fake: FakeServer, case: ProviderCase):
@@ -137,14 +162,80 @@ def test_an_error_event_mid_stream_is_a_provider_error(
 
 
 def test_an_unreachable_server_is_a_connection_error(case: ProviderCase, store: CredentialStore):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    url, _ = unused_url()
     store.set(case.store_id, case.stored(url))
     items, error = drain(case.model(url))
     assert items == []
     assert type(error) is ConnectionFailedError
     assert error.to_json()["code"] == "connection"
+
+
+def test_a_connection_error_names_the_host_and_port_it_tried(
+    case: ProviderCase, store: CredentialStore
+):
+    url, port = unused_url()
+    store.set(case.store_id, case.stored(url))
+    _, error = drain(case.model(url))
+    assert error is not None
+    assert error.message == (
+        f"could not reach {LABELS[case.id]} at 127.0.0.1:{port} (Connection refused)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class", "words"),
+    [
+        (400, ProviderError, "error"),
+        (401, AuthError, "refused the credentials"),
+        (429, RateLimitError, "rate limit reached"),
+    ],
+)
+def test_an_http_error_carries_the_servers_own_reason(
+    model: Any, fake: FakeServer, case: ProviderCase, status: int, error_class: type, words: str
+):
+    fake.plan(case.wire.http_error(status, REASON))
+    _, error = drain(model)
+    assert type(error) is error_class
+    assert error.message == f"{LABELS[case.id]} {words} ({status}: {REASON})"
+
+
+@pytest.mark.parametrize(("case", "shape"), STREAM_ERRORS)
+def test_an_error_event_mid_stream_keeps_the_servers_text(
+    model: Any, fake: FakeServer, case: ProviderCase, shape: str
+):
+    script = Script(error_after=2, error_message=REASON)
+    if shape:
+        script.error_shape = shape
+    fake.plan(case.wire.stream(script))
+    items, error = drain(model)
+    assert items == ["Hel", "lo"]
+    assert type(error) is ProviderError
+    if case.id == "google":  # Gemini's stream error carries an HTTP code
+        assert (error.message, error.status) == (f"Google Gemini error (500: {REASON})", 500)
+    else:
+        assert error.message == f"{LABELS[case.id]} reported an error mid-stream: {REASON}"
+
+
+@pytest.mark.parametrize("shape", list(ERROR_BODIES))
+def test_an_openai_compatible_servers_error_body_of_any_shape_keeps_its_reason(
+    fake: FakeServer, store: CredentialStore, shape: str
+):
+    from jupyter_deltachat.models.providers import openai_compatible
+
+    key = "vllm-key-4c1d9e7a"
+    fake.plan(
+        OpenAIChatWire().http_error(400, "model 'qwen3' is not loaded", shape),
+        OpenAIChatWire().http_error(401, f"invalid key {key}", shape),
+    )
+    model = openai_compatible("qwen3", base_url=f"{fake.url}/v1", api_key=key, max_retries=0)
+    _, error = drain(model)
+    assert (type(error), error.status) == (ProviderError, 400)
+    assert error.message == "OpenAI-compatible server error (400: model 'qwen3' is not loaded)"
+    _, error = drain(model)
+    assert type(error) is AuthError
+    assert error.message == (
+        "OpenAI-compatible server refused the credentials (401: invalid key [redacted])"
+    )
 
 
 def test_stop_closes_the_connection_while_the_server_is_silent(

@@ -16,7 +16,7 @@ from fakes.server import FakeServer
 from kernel_client import CommClient, KernelHarness
 
 from jupyter_deltachat.credentials import CredentialStore
-from jupyter_deltachat.models import catalog
+from jupyter_deltachat.models.spec import PROVIDERS
 
 KERNEL_CASES = [case for case in CASES if case.id != "openai_chat"]
 
@@ -86,7 +86,7 @@ def model_id(case: ProviderCase) -> str:
 
 def test_configured_providers_are_listed_as_configured(comm: CommClient):
     models = {m["id"]: m for m in comm.request({"type": "list_models"}, "models")["models"]}
-    for provider_id, entry in catalog.PROVIDERS.items():
+    for provider_id, entry in PROVIDERS.items():
         for name in entry.default_models:
             info = models[f"{provider_id}:{name}"]
             assert (info["provider"], info["configured"], info["source"]) == (
@@ -153,3 +153,19 @@ def test_a_provider_error_reaches_the_comm_as_its_code(
     assert (error["error"]["provider"], error["error"]["status"]) == ("anthropic", 401)
     assert case.secret not in str(error)
     assert stream.done["finish_reason"] == "error"
+
+
+def test_a_compatible_servers_reason_reaches_the_comm(
+    comm: CommClient, fakes: dict[str, FakeServer]
+):
+    [case] = [c for c in KERNEL_CASES if c.id == "ollama"]
+    fakes["ollama"].plan(case.wire.http_error(400, "model 'llama3.2' not found", "detail"))
+    send(comm, model_id(case))
+    [error] = comm.stream().errors
+    assert error["error"] == {
+        "code": "provider",
+        "message": "Ollama error (400: model 'llama3.2' not found)",
+        "provider": "ollama",
+        "status": 400,
+        "retryable": False,
+    }

@@ -3,6 +3,9 @@ fields its API accepts (under its own names), attachments, and the stored key.""
 
 from __future__ import annotations
 
+import sys
+import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +15,14 @@ from fakes.fixtures import drain
 from fakes.script import Script
 from fakes.server import FakeServer
 
-from jupyter_deltachat.credentials import CredentialStore
+from jupyter_deltachat.credentials import CredentialStore, provider_spec
 from jupyter_deltachat.errors import BadRequestError, MissingDependencyError
-from jupyter_deltachat.models import catalog, resolve
+from jupyter_deltachat.models import REGISTRY, resolve
 from jupyter_deltachat.models.base import ProviderModel
+from jupyter_deltachat.models.spec import PROVIDERS, CredentialField, ProviderSpec, markdown_table
 from jupyter_deltachat.types import Attachment, ChatConfig, Message, Usage
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "providers.md"
 PNG = "iVBORw0KGgo="
 SYSTEM = "You are terse.\n\nBe brief."
 CONFIG = ChatConfig(
@@ -207,8 +212,8 @@ def test_an_attachment_the_api_cannot_take_is_refused_not_dropped(
 
 
 def test_ids_resolve_to_each_provider_and_every_provider_lists_models():
-    assert set(catalog.PROVIDERS) == {"openai", "anthropic", "google", "groq", "bedrock", "ollama"}
-    for provider_id, entry in catalog.PROVIDERS.items():
+    assert set(PROVIDERS) == {"openai", "anthropic", "google", "groq", "bedrock", "ollama"}
+    for provider_id, entry in PROVIDERS.items():
         assert len(entry.default_models) >= 3
         model = resolve(f"{provider_id}:{entry.default_models[0]}")
         assert isinstance(model, ProviderModel)
@@ -219,8 +224,9 @@ def test_ids_resolve_to_each_provider_and_every_provider_lists_models():
 
 def test_a_missing_sdk_names_the_install_command(monkeypatch: pytest.MonkeyPatch):
     from jupyter_deltachat.models.anthropic import AnthropicModel
+    from jupyter_deltachat.models.spec import Sdk
 
-    monkeypatch.setattr(AnthropicModel, "package", "anthropic_not_installed_here")
+    monkeypatch.setattr(AnthropicModel, "sdk", Sdk("anthropic_not_installed_here", "anthropic"))
     with pytest.raises(MissingDependencyError) as raised:
         AnthropicModel("claude-sonnet-4-5")
     assert 'pip install "jupyter-deltachat[anthropic]"' in raised.value.message
@@ -243,3 +249,54 @@ def test_openai_compatible_takes_its_url_and_key_as_arguments_only(
     assert request.headers["authorization"] == "Bearer vllm-key-4c1d9e"
     with pytest.raises(ValueError, match="base_url"):
         openai_compatible("qwen3")
+
+
+def test_the_docs_provider_table_is_the_one_the_spec_generates():
+    docs = DOCS.read_text(encoding="utf-8")
+    start = docs.index("\n", docs.index("<!-- provider table:")) + 1
+    table = docs[start : docs.index("\n<!-- end of provider table -->")]
+    assert table == markdown_table(), (
+        "docs/providers.md's provider table is stale: paste markdown_table() from "
+        "jupyter_deltachat/models/spec.py"
+    )
+
+
+def test_a_provider_is_one_spec_entry_plus_one_module(
+    monkeypatch: pytest.MonkeyPatch, store: CredentialStore
+):
+    """A new entry (and its module) is all the store, the model list and ids need."""
+    module = types.ModuleType("jupyter_deltachat.models.acme")
+    module.acme = lambda model: f"acme model {model}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    field = CredentialField("api_key", "API key", True, False, ("ACME_API_KEY",))
+    spec = ProviderSpec(
+        "acme",
+        "Acme AI",
+        "acme",
+        PROVIDERS["openai"].sdk,
+        "acme",
+        (field,),
+        ("rocket-1",),
+        credentials=(("api_key",),),
+    )
+    monkeypatch.setitem(PROVIDERS, "acme", spec)
+    assert provider_spec("acme") is spec
+    assert store.status("acme") == (False, None)
+    monkeypatch.setenv("ACME_API_KEY", "acme-key-0123456789")
+    assert store.status("acme") == (True, "env")
+    [info] = [info for info in REGISTRY.models() if info.provider == "acme"]
+    assert (info.id, info.provider_label, info.configured) == ("acme:rocket-1", "Acme AI", True)
+    assert REGISTRY.resolve("acme:rocket-2") == "acme model rocket-2"
+    assert "| `acme:` | Acme AI | `acme(model)` in `models/acme.py` |" in markdown_table()
+
+
+def test_each_model_class_takes_its_facts_from_its_spec_entry():
+    for spec in PROVIDERS.values():
+        model = resolve(f"{spec.id}:{spec.default_models[0]}")
+        assert type(model).spec is spec
+        assert (model.provider, model.label, model.sdk, model.extra) == (
+            spec.id,
+            spec.label,
+            spec.sdk,
+            spec.extra,
+        )

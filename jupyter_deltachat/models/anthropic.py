@@ -6,44 +6,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, ProviderModel, StreamState, capture_socket, conversation, split_attachments
+from .base import Delta, StainlessSdkModel, StreamState, conversation, split_attachments
+from .spec import PROVIDERS
 
 DEFAULT_MAX_TOKENS = 8192
 """The API requires ``max_tokens``; this is used when the chat's config sets none."""
 
 
-class AnthropicModel(ProviderModel):
+class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
     """``messages.create(stream=True)``. This SDK version's ``create`` takes no
     temperature/top_p/top_k, so of ChatConfig only ``max_tokens`` is sent."""
 
-    provider = "anthropic"
-    credentials_id = "anthropic"
-    label = "Anthropic"
-    package = "anthropic"
-    pip_name = "anthropic"
-    extra = "anthropic"
+    client_class = "Anthropic"
+    base_error = "AnthropicError"
     final_event = "message_stop"
-
-    def make_client(self, credentials: dict[str, str]) -> Any:
-        import anthropic
-
-        return anthropic.Anthropic(
-            api_key=self.require_key(credentials, "ANTHROPIC_API_KEY"),
-            base_url=credentials.get("base_url") or None,
-            max_retries=self.max_retries,
-            http_client=anthropic.DefaultHttpxClient(event_hooks={"response": [capture_socket]}),
-        )
-
-    def transport_errors(self) -> tuple[type[BaseException], ...]:
-        import anthropic
-        import httpx2
-
-        return (anthropic.APIConnectionError, httpx2.TransportError)
-
-    def sdk_errors(self) -> tuple[type[BaseException], ...]:
-        import anthropic
-
-        return (anthropic.AnthropicError,)
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
         turns = [

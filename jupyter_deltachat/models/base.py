@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import importlib
 import importlib.util
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from ..errors import (
     AuthError,
@@ -28,14 +30,18 @@ from ..errors import (
     RateLimitError,
     TruncatedError,
 )
-from ..redact import redact
+from ..redact import redact, remember_secret
 from ..stop import on_stop, stop_requested
 from ..types import Attachment, ChatConfig, Finish, Message, Reasoning, Usage
+from .spec import ProviderSpec, Sdk
 
 Delta = str | Reasoning
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml"})
 DEFAULT_MAX_RETRIES = 2
+MAX_REASON = 1000
+"""Code points of a server's error reason kept in a message."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _CLIENT_CACHE_SIZE = 16
 
 
@@ -110,22 +116,32 @@ def capture_socket(response: Any) -> None:
 class ProviderModel:
     """A built-in model: callable as ``(messages, config)``, returning a delta generator.
 
-    Subclasses set the class attributes and implement ``make_client``, ``build_request``,
-    ``open_stream`` and ``read_chunk``; ``read_chunk`` yields text deltas and records
-    usage, finish and the final event on the ``StreamState``.
+    Subclasses name their entry of the provider table (``class M(ProviderModel,
+    spec=PROVIDERS["x"])``, which sets ``provider``, ``label``, ``sdk``...) and implement
+    ``make_client``, ``build_request``, ``open_stream`` and ``read_chunk``; ``read_chunk``
+    yields text deltas and records usage, finish and the final event on the ``StreamState``.
     """
 
+    spec: ClassVar[ProviderSpec | None] = None
     provider: ClassVar[str]
-    """The id in ``credentials.PROVIDER_SPECS`` (None: explicit arguments only)."""
     credentials_id: ClassVar[str | None]
+    """The provider whose stored credentials apply (None: explicit arguments only)."""
     label: ClassVar[str]
-    package: ClassVar[str]
-    pip_name: ClassVar[str]
+    sdk: ClassVar[Sdk]
     extra: ClassVar[str]
     final_event: ClassVar[str]
 
     _clients: ClassVar[dict[tuple[Any, ...], Any]] = {}
     _clients_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init_subclass__(cls, spec: ProviderSpec | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if spec is not None:
+            cls.spec = spec
+            cls.provider = cls.credentials_id = spec.id
+            cls.label = spec.label
+            cls.sdk = spec.sdk
+            cls.extra = spec.extra
 
     def __init__(
         self,
@@ -133,15 +149,18 @@ class ProviderModel:
         system_message: str | None = None,
         *,
         credentials: dict[str, str | None] | None = None,
+        endpoint: str | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         **params: Any,
     ) -> None:
+        """``endpoint``: a URL the SDK is pointed at that the credential store does not hold
+        (Google's ``base_url``, Bedrock's ``endpoint_url``)."""
         self.model = model
         self.system_message = system_message
         self.credentials = {k: v for k, v in (credentials or {}).items() if v}
+        self.endpoint = endpoint
         self.max_retries = max_retries
         self.params = params
-        self.client_options: tuple[Any, ...] = ()
         self.check_installed()
 
     def __repr__(self) -> str:
@@ -150,11 +169,11 @@ class ProviderModel:
     @classmethod
     def check_installed(cls) -> None:
         try:
-            found = importlib.util.find_spec(cls.package) is not None
+            found = importlib.util.find_spec(cls.sdk.package) is not None
         except ModuleNotFoundError:
             found = False
         if not found:
-            raise MissingDependencyError(cls.pip_name, cls.extra)
+            raise MissingDependencyError(cls.sdk.pip_name, cls.extra)
 
     # -- what a provider module implements ------------------------------------------------
 
@@ -185,6 +204,10 @@ class ProviderModel:
     def credential_errors(self) -> tuple[type[BaseException], ...]:
         """The SDK's exceptions for credentials it could not find (no HTTP status)."""
         return ()
+
+    def error_body(self, exc: BaseException) -> object:
+        """Where the SDK keeps the server's parsed error body (``exc.body`` by default)."""
+        return getattr(exc, "body", None)
 
     # -- the one streaming loop ---------------------------------------------------------
 
@@ -238,12 +261,7 @@ class ProviderModel:
         """The SDK client for the credentials as they are now (a pasted key works at once);
         one client per distinct set of credentials, reused across calls."""
         credentials = self.resolve_credentials()
-        key = (
-            type(self),
-            self.max_retries,
-            self.client_options,
-            tuple(sorted(credentials.items())),
-        )
+        key = (type(self), self.max_retries, self.endpoint, tuple(sorted(credentials.items())))
         with self._clients_lock:
             client = self._clients.get(key)
         if client is None:
@@ -256,35 +274,42 @@ class ProviderModel:
 
     def resolve_credentials(self) -> dict[str, str]:
         if self.credentials_id is None:
+            remember_secret(self.credentials.get("api_key"))
             return dict(self.credentials)  # type: ignore[arg-type]
         from ..credentials import default_store
 
         return default_store().resolve(self.credentials_id, **self.credentials)
 
-    def require_key(self, credentials: dict[str, str], env_name: str) -> str:
-        key = credentials.get("api_key")
-        if not key:
-            raise AuthError(
-                f"no {self.label} API key: add one with the key button in the deltachat "
-                f"panel, or set {env_name}",
-                provider=self.provider,
-            )
-        return key
+    def require_field(self, credentials: dict[str, str], name: str) -> str:
+        """The credential field ``name``, or an ``auth`` error saying how to supply it."""
+        value = credentials.get(name)
+        if value:
+            return value
+        entry = self.spec.field(name) if self.spec is not None else None
+        label = entry.label if entry is not None else name
+        where = f", or set {entry.env[0]}" if entry is not None and entry.env else ""
+        raise AuthError(
+            f"no {self.label} {label}: add one with the key button in the deltachat panel{where}",
+            provider=self.provider,
+        )
 
     def map_error(self, exc: Exception, state: StreamState) -> DeltaChatError:
-        """The protocol error for an SDK exception: by HTTP status where there is one."""
-        detail = redact(f"{type(exc).__name__}: {exc}")
+        """The protocol error for an SDK exception: by HTTP status where there is one, with
+        the server's own reason (whatever its body's shape) or the address it could not
+        reach."""
         provider = self.provider
         if isinstance(exc, self.transport_errors() + (OSError,)):
+            address = tried_address(exc)
+            where = f"{self.label} at {address}" if address else self.label
+            cause = redact(root_cause(exc))
             if state.events:
                 return TruncatedError(
-                    f"the connection to {self.label} broke after {state.events} events, "
-                    f"before the final event ({detail})",
+                    f"the connection to {where} broke after {state.events} events, "
+                    f"before the final event ({cause})",
                     provider=provider,
                 )
-            return ConnectionFailedError(
-                f"could not reach {self.label} ({detail})", provider=provider
-            )
+            return ConnectionFailedError(f"could not reach {where} ({cause})", provider=provider)
+        detail = redact(server_reason(self.error_body(exc)) or f"{type(exc).__name__}: {exc}")
         if isinstance(exc, self.credential_errors()):
             return AuthError(f"{self.label} credentials are missing ({detail})", provider=provider)
         if not isinstance(exc, self.sdk_errors()):
@@ -292,16 +317,26 @@ class ProviderModel:
         status = http_status(exc)
         if status in (401, 403):
             return AuthError(
-                f"{self.label} refused the credentials ({detail})", provider=provider, status=status
+                f"{self.label} refused the credentials ({status}: {detail})",
+                provider=provider,
+                status=status,
             )
         if status == 429:
             return RateLimitError(
-                f"{self.label} rate limit reached ({detail})", provider=provider, status=status
+                f"{self.label} rate limit reached ({status}: {detail})",
+                provider=provider,
+                status=status,
             )
         if status is not None and status >= 400:
-            return ProviderError(f"{self.label} error ({detail})", provider=provider, status=status)
+            return ProviderError(
+                f"{self.label} error ({status}: {detail})", provider=provider, status=status
+            )
+        return self.stream_error(detail)
+
+    def stream_error(self, reason: str) -> ProviderError:
+        """An error event inside the stream (no HTTP status), with the server's reason."""
         return ProviderError(
-            f"{self.label} reported an error mid-stream ({detail})", provider=provider
+            f"{self.label} reported an error mid-stream: {redact(reason)}", provider=self.provider
         )
 
     # -- request helpers ----------------------------------------------------------------
@@ -323,6 +358,37 @@ class ProviderModel:
         return options
 
 
+class StainlessSdkModel(ProviderModel):
+    """A provider whose SDK is generated by Stainless (openai, anthropic, groq): the same
+    client constructor, the same connection error class, the parsed body in ``exc.body``;
+    the SDKs differ only in the names below."""
+
+    client_class: ClassVar[str]
+    base_error: ClassVar[str]
+    http_package: ClassVar[str] = "httpx2"
+    """The httpx fork the SDK is built on (its transport errors escape unwrapped)."""
+    placeholder_key: ClassVar[str | None] = None
+    """Sent when no key is configured (servers that need none); None: a key is required."""
+
+    def make_client(self, credentials: dict[str, str]) -> Any:
+        sdk = importlib.import_module(self.sdk.package)
+        key = credentials.get("api_key") or self.placeholder_key
+        return getattr(sdk, self.client_class)(
+            api_key=key or self.require_field(credentials, "api_key"),
+            base_url=credentials.get("base_url") or None,
+            max_retries=self.max_retries,
+            http_client=sdk.DefaultHttpxClient(event_hooks={"response": [capture_socket]}),
+        )
+
+    def transport_errors(self) -> tuple[type[BaseException], ...]:
+        sdk = importlib.import_module(self.sdk.package)
+        http = importlib.import_module(self.http_package)
+        return (sdk.APIConnectionError, http.TransportError)
+
+    def sdk_errors(self) -> tuple[type[BaseException], ...]:
+        return (getattr(importlib.import_module(self.sdk.package), self.base_error),)
+
+
 def conversation(messages: list[Message]) -> list[Message]:
     """The user and assistant turns worth sending (an empty failed reply is left out)."""
     return [m for m in messages if m.role != "system" and (m.content or m.attachments)]
@@ -339,6 +405,64 @@ def http_status(exc: BaseException) -> int | None:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return status if isinstance(status, int) else None
     return None
+
+
+def server_reason(body: object) -> str | None:
+    """The server's own words in an error body, whatever its shape: ``{"error": {"message":
+    …}}`` (OpenAI, vLLM, Anthropic, Google), ``{"error": "…"}`` (Ollama, an SSE error event),
+    ``{"detail": "…"}`` or FastAPI's ``{"detail": [{"msg": …}]}``, ``{"message": "…"}``
+    (Bedrock, others), botocore's ``{"Message": …}``, or the SDK's already unwrapped body."""
+    if isinstance(body, str):
+        text = body.strip()
+        return text[:MAX_REASON] + "\u2026" if len(text) > MAX_REASON else text or None
+    if isinstance(body, Mapping):
+        for key in ("message", "error", "detail", "Message", "msg"):
+            reason = server_reason(body.get(key))
+            if reason:
+                return reason
+        return None
+    if isinstance(body, list):
+        reasons = [reason for item in body if (reason := server_reason(item))]
+        return server_reason("; ".join(reasons))
+    return None
+
+
+def tried_address(exc: BaseException) -> str | None:
+    """``host:port`` of the URL a failed connection was for, from the exception chain
+    (httpx/httpx2 keep the request, botocore the endpoint URL)."""
+    for link in exception_chain(exc):
+        kwargs = getattr(link, "kwargs", None)
+        url: object = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+        if url is None:
+            try:
+                url = getattr(getattr(link, "request", None), "url", None)
+            except RuntimeError:  # httpx: "The .request property has not been set."
+                url = None
+        if url is not None:
+            parts = urlsplit(str(url))
+            port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+            if parts.hostname and port:
+                host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+                return f"{host}:{port}"
+    return None
+
+
+def root_cause(exc: BaseException) -> str:
+    """What finally went wrong under the SDK's wrappers (``Connection refused``)."""
+    *_, root = exception_chain(exc)
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror
+    return f"{type(root).__name__}: {root}"
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, outermost first."""
+    chain = [exc]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        if cause in chain:
+            break
+        chain.append(cause)
+    return chain
 
 
 def split_attachments(

@@ -7,45 +7,21 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import AuthError
 from ..types import ChatConfig, Message, Reasoning
 from .base import Delta, ProviderModel, StreamState, conversation, decode, split_attachments
+from .spec import PROVIDERS
 
 CONFIG_NAMES = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
 
 
-class BedrockModel(ProviderModel):
-    provider = "bedrock"
-    credentials_id = "bedrock"
-    label = "Amazon Bedrock"
-    package = "boto3"
-    pip_name = "boto3"
-    extra = "bedrock"
+class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
     final_event = "messageStop"
-
-    def __init__(
-        self,
-        model: str,
-        system_message: str | None = None,
-        *,
-        endpoint_url: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(model, system_message, **kwargs)
-        self.endpoint_url = endpoint_url
-        self.client_options = (endpoint_url,)
 
     def make_client(self, credentials: dict[str, str]) -> Any:
         import boto3
         from botocore.config import Config
 
-        region = credentials.get("region")
-        if not region:
-            raise AuthError(
-                "Amazon Bedrock needs a region: add one with the key button in the deltachat "
-                "panel, or set AWS_DEFAULT_REGION",
-                provider=self.provider,
-            )
+        region = self.require_field(credentials, "region")
         session = boto3.Session(
             aws_access_key_id=credentials.get("access_key_id"),
             aws_secret_access_key=credentials.get("secret_access_key"),
@@ -54,7 +30,7 @@ class BedrockModel(ProviderModel):
             region_name=region,
         )
         config = Config(retries={"total_max_attempts": self.max_retries + 1})
-        return session.client("bedrock-runtime", endpoint_url=self.endpoint_url, config=config)
+        return session.client("bedrock-runtime", endpoint_url=self.endpoint, config=config)
 
     def transport_errors(self) -> tuple[type[BaseException], ...]:
         from botocore.exceptions import ConnectionError, HTTPClientError
@@ -71,6 +47,10 @@ class BedrockModel(ProviderModel):
         from botocore.exceptions import BotoCoreError, ClientError
 
         return (BotoCoreError, ClientError)
+
+    def error_body(self, exc: BaseException) -> object:
+        response = getattr(exc, "response", None)
+        return response.get("Error") if isinstance(response, dict) else None
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
         turns = [
@@ -149,7 +129,7 @@ def bedrock(
     return BedrockModel(
         model,
         system_message,
-        endpoint_url=endpoint_url,
+        endpoint=endpoint_url,
         credentials={"region": region, "profile": profile},
         **params,
     )

@@ -17,6 +17,7 @@ from .base import (
     decode,
     split_attachments,
 )
+from .spec import PROVIDERS
 
 CONFIG_NAMES = {
     "max_tokens": "max_output_tokens",
@@ -30,37 +31,19 @@ THINKING_MODELS = ("gemini-2.5", "gemini-3")
 """Models that always think: asking for their thought summaries costs nothing extra."""
 
 
-class GoogleModel(ProviderModel):
-    provider = "google"
-    credentials_id = "google"
-    label = "Google Gemini"
-    package = "google.genai"
-    pip_name = "google-genai"
-    extra = "google"
+class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
     final_event = "a candidate with finishReason"
-
-    def __init__(
-        self,
-        model: str,
-        system_message: str | None = None,
-        *,
-        base_url: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(model, system_message, **kwargs)
-        self.base_url = base_url
-        self.client_options = (base_url,)
 
     def make_client(self, credentials: dict[str, str]) -> Any:
         from google import genai
         from google.genai import types
 
         options = types.HttpOptions(
-            base_url=self.base_url,
+            base_url=self.endpoint,
             retry_options=types.HttpRetryOptions(attempts=self.max_retries + 1),
             client_args={"event_hooks": {"response": [capture_socket]}},
         )
-        key = self.require_key(credentials, "GEMINI_API_KEY")
+        key = self.require_field(credentials, "api_key")
         return genai.Client(api_key=key, http_options=options)
 
     def transport_errors(self) -> tuple[type[BaseException], ...]:
@@ -73,6 +56,9 @@ class GoogleModel(ProviderModel):
         from google.genai import errors
 
         return (errors.APIError,)
+
+    def error_body(self, exc: BaseException) -> object:
+        return getattr(exc, "details", None)
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
         contents = [
@@ -144,5 +130,5 @@ def google(
     """A Gemini model (Gemini Developer API key). ``params`` go into the generation
     config, e.g. ``thinking_config={"thinking_budget": 1024}``."""
     return GoogleModel(
-        model, system_message, base_url=base_url, credentials={"api_key": api_key}, **params
+        model, system_message, endpoint=base_url, credentials={"api_key": api_key}, **params
     )

@@ -5,43 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import capture_socket
 from .openai_compatible import CHAT_CONFIG_NAMES, ChatCompletionsModel
+from .spec import PROVIDERS
 
 
-class GroqModel(ChatCompletionsModel):
-    provider = "groq"
-    credentials_id = "groq"
-    label = "Groq"
-    package = "groq"
-    pip_name = "groq"
-    extra = "groq"
+class GroqModel(ChatCompletionsModel, spec=PROVIDERS["groq"]):
+    client_class = "Groq"
+    base_error = "GroqError"
+    http_package = "httpx"
     placeholder_key = None
     config_names = CHAT_CONFIG_NAMES | {"max_tokens": "max_completion_tokens"}
-
-    def make_client(self, credentials: dict[str, str]) -> Any:
-        import groq
-
-        return groq.Groq(
-            api_key=self.require_key(credentials, "GROQ_API_KEY"),
-            base_url=credentials.get("base_url") or None,
-            max_retries=self.max_retries,
-            http_client=groq.DefaultHttpxClient(event_hooks={"response": [capture_socket]}),
-        )
 
     def stream_options(self) -> dict[str, Any]:
         return {}
 
-    def transport_errors(self) -> tuple[type[BaseException], ...]:
-        import groq
-        import httpx
+    def usage_of(self, chunk: Any) -> Any:
+        """Groq sends the usage in ``x_groq`` on the last chunk."""
+        if chunk.usage is not None:
+            return chunk.usage
+        x_groq = chunk.__dict__.get("x_groq")
+        return x_groq.usage if x_groq is not None else None
 
-        return (groq.APIConnectionError, httpx.TransportError)
-
-    def sdk_errors(self) -> tuple[type[BaseException], ...]:
-        import groq
-
-        return (groq.GroqError,)
+    def reasoning_of(self, delta: Any) -> str | None:
+        """``reasoning`` is a declared field of groq's delta type."""
+        return delta.__dict__.get("reasoning")
 
 
 def groq(

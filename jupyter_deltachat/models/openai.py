@@ -9,22 +9,19 @@ from typing import Any, Literal
 from ..errors import ProviderError
 from ..types import ChatConfig, Message, Reasoning
 from .base import Delta, StreamState, conversation, data_url, split_attachments
-from .openai_compatible import ChatCompletionsModel, OpenAIChatModel
+from .openai_compatible import OpenAIChatModel, OpenAISdkModel
+from .spec import PROVIDERS
 
 _REASONING_EVENTS = frozenset(
     {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
 )
 
 
-class OpenAIResponsesModel(ChatCompletionsModel):
+class OpenAIResponsesModel(OpenAISdkModel, spec=PROVIDERS["openai"]):
     """``responses.create(stream=True)``; ``store=False`` unless given, since every call
     sends the whole conversation anyway."""
 
-    provider = "openai"
-    credentials_id = "openai"
-    label = "OpenAI"
     final_event = "response.completed"
-    placeholder_key = None
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
         items = [
@@ -73,11 +70,10 @@ class OpenAIResponsesModel(ChatCompletionsModel):
                 state.finish = "length"
             state.complete = True
         elif kind == "error":
-            raise ProviderError(f"OpenAI stream error: {event.message}", provider=self.provider)
+            raise self.stream_error(event.message)
         elif kind == "response.failed":
             error = event.response.error
-            message = error.message if error is not None else "the response failed"
-            raise ProviderError(f"OpenAI stream error: {message}", provider=self.provider)
+            raise self.stream_error(error.message if error is not None else "the response failed")
 
 
 def openai(
@@ -88,7 +84,7 @@ def openai(
     *,
     api: Literal["responses", "chat"] = "responses",
     **params: Any,
-) -> ChatCompletionsModel:
+) -> OpenAISdkModel:
     """An OpenAI model (or Azure OpenAI, by its ``/openai/v1/`` ``base_url``).
 
     ``params`` go into every request (``reasoning={"summary": "auto"}``...); the chat's

@@ -7,15 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import (
-    Delta,
-    ProviderModel,
-    StreamState,
-    capture_socket,
-    conversation,
-    data_url,
-    split_attachments,
-)
+from .base import Delta, StainlessSdkModel, StreamState, conversation, data_url, split_attachments
+from .spec import OPENAI_SDK, PROVIDERS
 
 CHAT_CONFIG_NAMES = {
     "max_tokens": "max_tokens",
@@ -26,44 +19,25 @@ CHAT_CONFIG_NAMES = {
 }
 
 
-class ChatCompletionsModel(ProviderModel):
+class OpenAISdkModel(StainlessSdkModel):
+    """What every model driven by the ``openai`` SDK shares: its client and errors."""
+
+    sdk = OPENAI_SDK
+    extra = "openai"
+    client_class = "OpenAI"
+    base_error = "OpenAIError"
+
+
+class ChatCompletionsModel(OpenAISdkModel):
     """``chat.completions.create(stream=True)``; reasoning from ``reasoning_content``
-    (vLLM, DeepSeek) or ``reasoning`` (Ollama, Groq) deltas."""
+    (vLLM, DeepSeek) or ``reasoning`` (Ollama) deltas."""
 
     provider = "openai_compatible"
     credentials_id = None
     label = "OpenAI-compatible server"
-    package = "openai"
-    pip_name = "openai"
-    extra = "openai"
     final_event = "a choice with finish_reason"
     config_names = CHAT_CONFIG_NAMES
-    key_env = "OPENAI_API_KEY"
-    placeholder_key: str | None = "not-needed"
-
-    def make_client(self, credentials: dict[str, str]) -> Any:
-        import openai
-
-        key = credentials.get("api_key") or self.placeholder_key
-        if key is None:
-            key = self.require_key(credentials, self.key_env)
-        return openai.OpenAI(
-            api_key=key,
-            base_url=credentials.get("base_url") or None,
-            max_retries=self.max_retries,
-            http_client=openai.DefaultHttpxClient(event_hooks={"response": [capture_socket]}),
-        )
-
-    def transport_errors(self) -> tuple[type[BaseException], ...]:
-        import httpx2
-        import openai
-
-        return (openai.APIConnectionError, httpx2.TransportError)
-
-    def sdk_errors(self) -> tuple[type[BaseException], ...]:
-        import openai
-
-        return (openai.OpenAIError,)
+    placeholder_key = "not-needed"
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
         chat: list[dict[str, Any]] = []
@@ -93,16 +67,13 @@ class ChatCompletionsModel(ProviderModel):
         return client.chat.completions.create(**request)
 
     def read_chunk(self, chunk: Any, state: StreamState) -> Iterable[Delta]:
-        usage = chunk.usage
-        if usage is None:
-            x_groq = chunk.__dict__.get("x_groq")  # Groq's SDK: usage rides on x_groq
-            usage = x_groq.usage if x_groq is not None else None
+        usage = self.usage_of(chunk)
         if usage is not None:
             state.input_tokens = usage.prompt_tokens
             state.output_tokens = usage.completion_tokens
         for choice in chunk.choices:
             delta = choice.delta
-            reasoning = _reasoning(delta)
+            reasoning = self.reasoning_of(delta)
             if reasoning:
                 yield Reasoning(reasoning)
             if delta.content:
@@ -111,33 +82,26 @@ class ChatCompletionsModel(ProviderModel):
                 state.complete = True
                 state.finish = "length" if choice.finish_reason == "length" else "stop"
 
+    def usage_of(self, chunk: Any) -> Any:
+        return chunk.usage
 
-def _reasoning(delta: Any) -> str | None:
-    """A delta's reasoning text: an undeclared field for the openai SDK (read from the
-    pydantic extras, without a costly failed ``getattr``), a declared one for groq's."""
-    extra = delta.model_extra
-    if extra:
-        return extra.get("reasoning_content") or extra.get("reasoning")
-    return delta.__dict__.get("reasoning")
+    def reasoning_of(self, delta: Any) -> str | None:
+        """An undeclared field for the openai SDK: read from the pydantic extras, without
+        a costly failed ``getattr``."""
+        extra = delta.model_extra
+        return extra.get("reasoning_content") or extra.get("reasoning") if extra else None
 
 
-class OpenAIChatModel(ChatCompletionsModel):
+class OpenAIChatModel(ChatCompletionsModel, spec=PROVIDERS["openai"]):
     """OpenAI's own chat completions (``openai(model, api="chat")``): key required."""
 
-    provider = "openai"
-    credentials_id = "openai"
-    label = "OpenAI"
     placeholder_key = None
     config_names = CHAT_CONFIG_NAMES | {"max_tokens": "max_completion_tokens"}
 
 
-class OllamaModel(ChatCompletionsModel):
+class OllamaModel(ChatCompletionsModel, spec=PROVIDERS["ollama"]):
     """Ollama's OpenAI-compatible endpoint; the base URL comes from the credential store
     (``OLLAMA_BASE_URL``, default ``http://localhost:11434/v1``); no key."""
-
-    provider = "ollama"
-    credentials_id = "ollama"
-    label = "Ollama"
 
 
 def openai_compatible(

@@ -15,12 +15,14 @@ from typing import Any, overload
 from ..errors import DeltaChatError, UnknownModelError
 from ..redact import redact
 from ..types import ModelInfo
-from . import catalog
 from .demo import demo_model
+from .spec import PROVIDERS
 
 log = logging.getLogger(__name__)
 
 DEMO_ID = "demo"
+DEMO_GROUP = "Built in"
+KERNEL_GROUP = "Kernel"
 ModelFn = Callable[..., Any]
 
 
@@ -61,29 +63,31 @@ class ModelRegistry:
             if model_id in self._builtin_cache:
                 return self._builtin_cache[model_id]
         provider, sep, name = model_id.partition(":")
-        entry = catalog.PROVIDERS.get(provider)
-        if not sep or not name or entry is None:
+        spec = PROVIDERS.get(provider)
+        if not sep or not name or spec is None:
             known = ", ".join(sorted([DEMO_ID, *self._kernel_models])) or DEMO_ID
-            providers = ", ".join(f"{p}:<model>" for p in catalog.PROVIDERS)
+            providers = ", ".join(f"{p}:<model>" for p in PROVIDERS)
             raise UnknownModelError(
                 f"unknown model {model_id!r}; known: {known}"
                 + (f"; or a provider id: {providers}" if providers else "")
             )
-        model = entry.factory(name)
+        model = spec.factory()(name)
         with self._lock:
             return self._builtin_cache.setdefault(model_id, model)
 
     def models(self) -> list[ModelInfo]:
         """What the picker lists: demo, the kernel's own models, then each provider's."""
-        infos = [ModelInfo(DEMO_ID, "demo", "Demo (offline)", True, "builtin")]
+        infos = [ModelInfo(DEMO_ID, "demo", "Demo (offline)", True, "builtin", DEMO_GROUP)]
         with self._lock:
             kernel_names = list(self._kernel_models)
-        infos += [ModelInfo(name, "kernel", name, True, "kernel") for name in kernel_names]
-        for provider_id, entry in catalog.PROVIDERS.items():
-            configured = provider_configured(provider_id)
+        infos += [
+            ModelInfo(name, "kernel", name, True, "kernel", KERNEL_GROUP) for name in kernel_names
+        ]
+        for spec in PROVIDERS.values():
+            configured = provider_configured(spec.id)
             infos += [
-                ModelInfo(f"{provider_id}:{m}", provider_id, m, configured, "builtin")
-                for m in entry.default_models
+                ModelInfo(f"{spec.id}:{m}", spec.id, m, configured, "builtin", spec.label)
+                for m in spec.default_models
             ]
         return infos
 

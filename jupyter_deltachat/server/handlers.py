@@ -13,7 +13,8 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .._version import __version__
-from ..credentials import PROVIDER_SPECS, CredentialStore, CredentialStoreError
+from ..credentials import CredentialStore, CredentialStoreError
+from ..models.spec import PROVIDERS
 from ..redact import redact
 from .validation import InvalidRequest, check_base_url_change, check_provider, parse_credentials
 
@@ -83,14 +84,14 @@ class ProvidersHandler(DeltaChatHandler):
     @authorized
     def get(self) -> None:
         try:
-            providers = [self.describe(provider) for provider in PROVIDER_SPECS]
+            providers = [self.describe(provider) for provider in PROVIDERS]
         except CredentialStoreError as error:
             return self.fail(500, str(error))
         editable = self.settings["jupyter_deltachat_allow_credential_edits"]
         self.finish(json.dumps({"providers": providers, "editable": editable}))
 
     def describe(self, provider: str) -> dict[str, Any]:
-        spec = PROVIDER_SPECS[provider]
+        spec = PROVIDERS[provider]
         configured, source = self.store.status(provider)
         field_sources = self.store.field_sources(provider)
         return {
@@ -102,7 +103,7 @@ class ProvidersHandler(DeltaChatHandler):
                     "label": field.label,
                     "secret": field.secret,
                     "required": field.required,
-                    "env": list(spec.env.get(field.name, ())),
+                    "env": list(field.env),
                     "source": field_sources.get(field.name),
                 }
                 for field in spec.fields

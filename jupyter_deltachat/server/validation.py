@@ -8,7 +8,8 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ..credentials import PROVIDER_SPECS, CredentialStore
+from ..credentials import CredentialStore
+from ..models.spec import PROVIDERS
 
 MAX_BODY_BYTES = 16 * 1024
 URL_FIELDS = frozenset({"base_url"})
@@ -22,8 +23,8 @@ class InvalidRequest(Exception):
 
 
 def check_provider(provider: str) -> None:
-    if provider not in PROVIDER_SPECS:
-        raise InvalidRequest(400, f"unknown provider; known providers: {', '.join(PROVIDER_SPECS)}")
+    if provider not in PROVIDERS:
+        raise InvalidRequest(400, f"unknown provider; known providers: {', '.join(PROVIDERS)}")
 
 
 def parse_credentials(provider: str, body: bytes) -> dict[str, str]:
@@ -33,7 +34,7 @@ def parse_credentials(provider: str, body: bytes) -> dict[str, str]:
             413, f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes"
         )
     check_provider(provider)
-    spec = PROVIDER_SPECS[provider]
+    spec = PROVIDERS[provider]
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -64,7 +65,7 @@ def check_base_url_change(
     """Refuse (409) a ``base_url`` change that would send a key from the environment to a
     new host: the store unbinds a key it holds (``CredentialStore.update``), but it cannot
     remove one the server's environment supplies."""
-    spec = PROVIDER_SPECS[provider]
+    spec = PROVIDERS[provider]
     if "base_url" not in changes or changes["base_url"] == store.get(provider).get("base_url", ""):
         return
     sources = store.field_sources(provider)

@@ -2,20 +2,11 @@ import { IModelInfo } from './protocol';
 
 export const ADD_KEY_PREFIX = 'add-key:';
 
-const PROVIDER_LABELS: Record<string, string> = {
-  demo: 'Built in',
-  kernel: 'Kernel',
-  openai: 'OpenAI',
-  anthropic: 'Anthropic',
-  google: 'Google',
-  groq: 'Groq',
-  bedrock: 'Amazon Bedrock',
-  ollama: 'Ollama'
-};
-
 /**
- * Fills the model `<select>`: one group per provider, models registered in the kernel
- * under "Kernel", and for a provider with no key its models disabled plus "Add key…".
+ * Fills the model `<select>`: one group per provider, in the kernel's order and labelled
+ * with the kernel's `provider_label` (the provider table lives in the kernel), models
+ * registered in the kernel in their own group, and for a provider with no key its models
+ * disabled plus "Add key…".
  */
 export function fillModelPicker(
   select: HTMLSelectElement,
@@ -27,12 +18,10 @@ export function fillModelPicker(
     const group = groupOf(model);
     groups.set(group, [...(groups.get(group) ?? []), model]);
   }
-  const order = [...groups.keys()].sort((a, b) => rank(a) - rank(b));
   select.replaceChildren();
-  for (const group of order) {
+  for (const [group, entries] of groups) {
     const optgroup = document.createElement('optgroup');
-    optgroup.label = PROVIDER_LABELS[group] ?? group;
-    const entries = groups.get(group) ?? [];
+    optgroup.label = entries[0].provider_label || group;
     for (const model of entries) {
       const option = document.createElement('option');
       option.value = model.id;
@@ -57,9 +46,4 @@ function groupOf(model: IModelInfo): string {
     return 'kernel';
   }
   return model.provider || 'demo';
-}
-
-function rank(group: string): number {
-  const index = Object.keys(PROVIDER_LABELS).indexOf(group);
-  return index < 0 ? 100 : index;
 }

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from .server import Plan
+
+ERROR_BODIES: dict[str, Callable[[str], Any]] = {
+    "error.message": lambda reason: {
+        "error": {"message": reason, "type": "invalid_request_error", "code": None}
+    },
+    "error": lambda reason: {"error": reason},
+    "detail": lambda reason: {"detail": reason},
+    "message": lambda reason: {"message": reason},
+    "detail[].msg": lambda reason: {
+        "detail": [{"loc": ["body", "model"], "msg": reason, "type": "value_error"}]
+    },
+}
+"""The error body shapes real OpenAI-compatible servers send, by name: OpenAI and vLLM,
+Ollama, FastAPI-based servers (a string, or a 422's list of problems), and others."""
 
 
 @dataclass
@@ -13,7 +28,8 @@ class Script:
     """A reply: reasoning deltas, then content deltas, then usage and the final event.
 
     ``error_after=n`` replaces everything after the n-th content delta with the provider's
-    mid-stream error event; ``final=False`` leaves out the final event (a truncated stream).
+    mid-stream error event (on chat-completions wires shaped as ``ERROR_BODIES[error_shape]``);
+    ``final=False`` leaves out the final event (a truncated stream).
     """
 
     content: list[str] = field(default_factory=lambda: ["Hel", "lo", ", wor", "ld!"])
@@ -23,6 +39,7 @@ class Script:
     finish: Literal["stop", "length"] = "stop"
     error_after: int | None = None
     error_message: str = "the model is overloaded"
+    error_shape: str = "error.message"
     final: bool = True
 
 
@@ -34,5 +51,5 @@ class Wire(Protocol):
         ...
 
     def http_error(self, status: int, message: str) -> Plan:
-        """A non-200 answer with the provider's error body."""
+        """A non-200 answer with the provider's own error body."""
         ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .script import Script
+from .script import ERROR_BODIES, Script
 from .server import Plan
 
 
@@ -59,24 +59,24 @@ class OpenAIChatWire:
         }
         return [self._chunk({}, finish), sse(usage_chunk), sse("[DONE]")]
 
-    def error_event(self, message: str) -> bytes:
-        return sse({"error": {"message": message, "type": "server_error", "code": None}})
+    def error_event(self, script: Script) -> bytes:
+        """``data: {"error": …}`` in the stream, as vLLM, Ollama and OpenAI send it."""
+        return sse(ERROR_BODIES[script.error_shape](script.error_message))
 
     def stream(self, script: Script) -> Plan:
         chunks = [self._chunk({"role": "assistant", "content": ""})]
         chunks += [self._chunk({self.reasoning_field: text}) for text in script.reasoning]
         for count, text in enumerate(script.content):
             if count == script.error_after:
-                return Plan(chunks + [self.error_event(script.error_message)])
+                return Plan(chunks + [self.error_event(script)])
             chunks.append(self._chunk({"content": text}))
         if script.error_after == len(script.content):
-            return Plan(chunks + [self.error_event(script.error_message)])
+            return Plan(chunks + [self.error_event(script)])
         return Plan(chunks + (self.final_chunks(script) if script.final else []))
 
-    def http_error(self, status: int, message: str) -> Plan:
-        return _json_error(
-            status, {"error": {"message": message, "type": "invalid_request_error", "code": None}}
-        )
+    def http_error(self, status: int, message: str, shape: str = "error.message") -> Plan:
+        """OpenAI's own error body, or another shape of ``ERROR_BODIES`` (compatible servers)."""
+        return _json_error(status, ERROR_BODIES[shape](message))
 
 
 class GroqWire(OpenAIChatWire):
