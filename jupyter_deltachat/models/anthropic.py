@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, StainlessSdkModel, StreamState, conversation, split_attachments
+from .base import Delta, StainlessSdkModel, StreamState, conversation
 from .spec import PROVIDERS
 
 DEFAULT_MAX_TOKENS = 8192
@@ -38,18 +38,15 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
         return request | self.options(config, {"max_tokens": "max_tokens"})
 
     def content(self, message: Message) -> str | list[dict[str, Any]]:
-        if not message.attachments:
-            return message.content
-        texts, images = split_attachments(message, self.provider, self.label)
-        blocks: list[dict[str, Any]] = [
-            {
+        return self.text_or_parts(
+            message,
+            text=lambda text: {"type": "text", "text": text},
+            image=lambda image: {
                 "type": "image",
                 "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
-            }
-            for image in images
-        ]
-        blocks += [{"type": "text", "text": text} for text in [message.content, *texts] if text]
-        return blocks
+            },
+            images_first=True,
+        )
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
         return client.messages.create(**request)

@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import socket
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -346,6 +346,33 @@ class ProviderModel:
         parts = [self.system_message] if self.system_message else []
         parts += [m.content for m in messages if m.role == "system" and m.content]
         return "\n\n".join(parts) or None
+
+    def message_parts(
+        self,
+        message: Message,
+        text: Callable[[str], Any],
+        image: Callable[[Attachment], Any],
+        images_first: bool = False,
+    ) -> list[Any]:
+        """A user message as the API's list of parts: its text, its text attachments
+        (inlined with their names) and its images, each in the API's own form."""
+        texts, images = split_attachments(message, self.provider, self.label)
+        text_parts = [text(part) for part in [message.content, *texts] if part]
+        image_parts = [image(attachment) for attachment in images]
+        return image_parts + text_parts if images_first else text_parts + image_parts
+
+    def text_or_parts(
+        self,
+        message: Message,
+        text: Callable[[str], Any],
+        image: Callable[[Attachment], Any],
+        images_first: bool = False,
+    ) -> str | list[Any]:
+        """The plain text for a message without attachments (APIs that take either),
+        else ``message_parts``."""
+        if not message.attachments:
+            return message.content
+        return self.message_parts(message, text, image, images_first)
 
     def options(self, config: ChatConfig, names: dict[str, str]) -> dict[str, Any]:
         """``params`` given to the factory, overridden by the ``config`` fields this API

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, ProviderModel, StreamState, conversation, decode, split_attachments
+from .base import Delta, ProviderModel, StreamState, conversation, decode
 from .spec import PROVIDERS
 
 CONFIG_NAMES = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
@@ -73,18 +73,17 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
         return request | params
 
     def content(self, message: Message) -> list[dict[str, Any]]:
-        texts, images = split_attachments(message, self.provider, self.label)
-        blocks: list[dict[str, Any]] = [
-            {
+        return self.message_parts(
+            message,
+            text=lambda text: {"text": text},
+            image=lambda image: {
                 "image": {
                     "format": image.media_type.split("/", 1)[1],
                     "source": {"bytes": decode(image)},
                 }
-            }
-            for image in images
-        ]
-        blocks += [{"text": text} for text in [message.content, *texts] if text]
-        return blocks
+            },
+            images_first=True,
+        )
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
         return client.converse_stream(**request)["stream"]

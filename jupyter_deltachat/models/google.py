@@ -15,7 +15,6 @@ from .base import (
     capture_socket,
     conversation,
     decode,
-    split_attachments,
 )
 from .spec import PROVIDERS
 
@@ -75,16 +74,15 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
         return {"model": self.model, "contents": contents, "config": generation}
 
     def parts(self, message: Message) -> list[Any]:
-        texts, images = split_attachments(message, self.provider, self.label)
-        parts: list[dict[str, Any]] = [{"text": text} for text in [message.content, *texts] if text]
-        if images:
-            from google.genai import types
+        from google.genai import types
 
-            parts += [
-                types.Part.from_bytes(data=decode(image), mime_type=image.media_type)
-                for image in images
-            ]
-        return parts
+        return self.message_parts(
+            message,
+            text=lambda text: {"text": text},
+            image=lambda image: types.Part.from_bytes(
+                data=decode(image), mime_type=image.media_type
+            ),
+        )
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
         return client.models.generate_content_stream(**request)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ..errors import ProviderError
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, StreamState, conversation, data_url, split_attachments
+from .base import Delta, StreamState, conversation, data_url
 from .openai_compatible import OpenAIChatModel, OpenAISdkModel
 from .spec import PROVIDERS
 
@@ -37,14 +37,11 @@ class OpenAIResponsesModel(OpenAISdkModel, spec=PROVIDERS["openai"]):
         return request | self.options(config, names)
 
     def input_content(self, message: Message) -> str | list[dict[str, Any]]:
-        if not message.attachments:
-            return message.content
-        texts, images = split_attachments(message, self.provider, self.label)
-        parts: list[dict[str, Any]] = [
-            {"type": "input_text", "text": text} for text in [message.content, *texts] if text
-        ]
-        parts += [{"type": "input_image", "image_url": data_url(image)} for image in images]
-        return parts
+        return self.text_or_parts(
+            message,
+            text=lambda text: {"type": "input_text", "text": text},
+            image=lambda image: {"type": "input_image", "image_url": data_url(image)},
+        )
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
         return client.responses.create(**request)

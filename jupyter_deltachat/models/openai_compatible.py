@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, StainlessSdkModel, StreamState, conversation, data_url, split_attachments
+from .base import Delta, StainlessSdkModel, StreamState, conversation, data_url
 from .spec import OPENAI_SDK, PROVIDERS
 
 CHAT_CONFIG_NAMES = {
@@ -54,14 +54,11 @@ class ChatCompletionsModel(OpenAISdkModel):
         return {"stream_options": {"include_usage": True}}
 
     def content(self, message: Message) -> str | list[dict[str, Any]]:
-        if not message.attachments:
-            return message.content
-        texts, images = split_attachments(message, self.provider, self.label)
-        parts: list[dict[str, Any]] = [
-            {"type": "text", "text": text} for text in [message.content, *texts] if text
-        ]
-        parts += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
-        return parts
+        return self.text_or_parts(
+            message,
+            text=lambda text: {"type": "text", "text": text},
+            image=lambda image: {"type": "image_url", "image_url": {"url": data_url(image)}},
+        )
 
     def open_stream(self, client: Any, request: dict[str, Any]) -> Iterable[Any]:
         return client.chat.completions.create(**request)
