@@ -76,8 +76,8 @@ class ProviderSpec:
     def secret_fields(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.fields if spec.secret)
 
-    def field(self, name: str) -> CredentialField:
-        return next(spec for spec in self.fields if spec.name == name)
+    def field(self, name: str) -> CredentialField | None:
+        return next((entry for entry in self.fields if entry.name == name), None)
 
     def factory(self) -> Callable[..., Any]:
         """The public factory (``openai(model, ...)``), imported on first use."""

@@ -73,13 +73,14 @@ def check_base_url_change(
         return
     variables = [
         variable
-        for name in spec.field_names
-        if name in spec.secret_fields and sources.get(name) == "env"
-        for variable in spec.env.get(name, ())
+        for entry in spec.fields
+        if entry.secret and sources.get(entry.name) == "env"
+        for variable in entry.env
         if os.environ.get(variable)
     ]
     if variables:
-        url_variables = " or ".join(spec.env.get("base_url", ())) or "the base URL variable"
+        base_url = spec.field("base_url")
+        url_variables = " or ".join(base_url.env if base_url else ()) or "the base URL variable"
         raise InvalidRequest(
             409,
             f"the {spec.label} key comes from the server's environment ({variables[0]}), so "
