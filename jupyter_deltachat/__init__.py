@@ -8,23 +8,37 @@ from __future__ import annotations
 from typing import Any
 
 from ._version import __version__
+from .context import Summary, summarizer, unregister_summarizer
 from .models.registry import register, resolve, unregister
-from .types import Attachment, ChatConfig, Finish, Message, ModelInfo, Reasoning, Usage
+from .types import (
+    Attachment,
+    ChatConfig,
+    ContextItem,
+    Finish,
+    Message,
+    ModelInfo,
+    Reasoning,
+    Usage,
+)
 
 __all__ = [
     "Attachment",
     "Chat",
     "ChatConfig",
+    "ContextItem",
     "Finish",
     "Message",
     "ModelInfo",
     "Reasoning",
+    "Summary",
     "Usage",
     "__version__",
     "load_ipython_extension",
     "register",
     "resolve",
+    "summarizer",
     "unregister",
+    "unregister_summarizer",
 ]
 
 

@@ -46,6 +46,25 @@ class Attachment:
 
 
 @dataclass
+class ContextItem:
+    """One piece of context on a user message (docs/context.md): ``text`` is exactly what
+    the model gets for it, ``chars`` its length in code points before truncation."""
+
+    kind: Literal["variable", "error", "cell", "notebook", "text"]
+    label: str
+    text: str
+    chars: int
+    truncated: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContextItem:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass
 class Message:
     """One message of a chat. Models receive a list of these."""
 
@@ -58,6 +77,7 @@ class Message:
     error: dict[str, Any] | None = None
     reasoning: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    context: list[ContextItem] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = _drop_none(
@@ -74,6 +94,8 @@ class Message:
         )
         if self.attachments:
             data["attachments"] = [a.to_json() for a in self.attachments]
+        if self.context:
+            data["context"] = [item.to_json() for item in self.context]
         return data
 
     @classmethod
@@ -88,6 +110,7 @@ class Message:
             error=data.get("error"),
             reasoning=data.get("reasoning"),
             attachments=[Attachment.from_json(a) for a in data.get("attachments", [])],
+            context=[ContextItem.from_json(c) for c in data.get("context", [])],
         )
 
 
