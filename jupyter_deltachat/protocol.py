@@ -21,6 +21,7 @@ from .errors import BadRequestError, DeltaChatError
 from .types import Attachment, ChatConfig, FinishReason, Message, ModelInfo, Usage
 
 PROTOCOL = 1
+PROTOCOL_MINOR = 1
 MAX_ID_LENGTH = 256
 MAX_CONTENT_CODE_POINTS = 1_000_000
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -90,6 +91,40 @@ class StreamingMark(Wire):
     seq: int
 
 
+ContextKind = Literal["variable", "error", "cell", "notebook", "text"]
+CONTEXT_KINDS: tuple[str, ...] = ("variable", "error", "cell", "notebook", "text")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextRef(Wire):
+    """One ``send.context`` entry: what to render into a ``ContextItem`` (docs/context.md).
+
+    Which fields apply depends on ``kind``: ``name`` (variable), ``source``, ``cell_type``,
+    ``outputs``, ``execution_count`` (cell), ``path``, ``cells`` (notebook), ``text``
+    (text), ``label`` (cell and text).
+    """
+
+    kind: ContextKind
+    name: str | None = None
+    source: str | None = None
+    cell_type: str | None = None
+    outputs: list[dict[str, Any]] | None = None
+    execution_count: int | None = None
+    label: str | None = None
+    path: str | None = None
+    cells: list[ContextRef] | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariableInfo(Wire):
+    """One variable of ``variables``: ``summary`` is one line of at most 80 code points."""
+
+    name: str
+    type: str
+    summary: str
+
+
 # -- frontend to kernel -------------------------------------------------------------------
 
 
@@ -109,6 +144,7 @@ class Send(Wire):
     model: str | None = None
     config: ChatConfig | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    context: list[ContextRef] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,10 +180,15 @@ class ListModels(Wire):
     type: Literal["list_models"] = "list_models"
 
 
-Request = Hello | Send | Stop | Regenerate | Sync | Clear | ListModels
+@dataclass(frozen=True, kw_only=True)
+class ListVariables(Wire):
+    type: Literal["list_variables"] = "list_variables"
+
+
+Request = Hello | Send | Stop | Regenerate | Sync | Clear | ListModels | ListVariables
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls  # type: ignore[misc]
-    for cls in (Hello, Send, Stop, Regenerate, Sync, Clear, ListModels)
+    for cls in (Hello, Send, Stop, Regenerate, Sync, Clear, ListModels, ListVariables)
 }
 
 
@@ -162,6 +203,7 @@ class Ready(Wire):
     models: list[ModelInfo]
     default_model: str
     chats: list[ChatInfo]
+    protocol_minor: int = PROTOCOL_MINOR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,10 +269,17 @@ class Models(Wire):
     default_model: str
 
 
-Event = Ready | MessageAdded | Start | Delta | Done | Error | Snapshot | Models
+@dataclass(frozen=True, kw_only=True)
+class Variables(Wire):
+    type: Literal["variables"] = "variables"
+    variables: list[VariableInfo]
+    truncated: bool
+
+
+Event = Ready | MessageAdded | Start | Delta | Done | Error | Snapshot | Models | Variables
 EVENTS: dict[str, type[Event]] = {
     cls.type: cls  # type: ignore[misc]
-    for cls in (Ready, MessageAdded, Start, Delta, Done, Error, Snapshot, Models)
+    for cls in (Ready, MessageAdded, Start, Delta, Done, Error, Snapshot, Models, Variables)
 }
 
 
@@ -280,6 +329,7 @@ def parse_request(data: Any) -> Request:
             config=_config(data.get("config"), kind),
             content=_content(data),
             attachments=_attachments(data.get("attachments")),
+            context=_context_refs(data.get("context")),
         )
         _check_size(data, send)
         return send
@@ -300,6 +350,8 @@ def parse_request(data: Any) -> Request:
         return Clear(chat_id=_id(data, kind, "chat_id"))
     if kind == "list_models":
         return ListModels()
+    if kind == "list_variables":
+        return ListVariables()
     raise BadRequestError(f"unknown message type {kind[:80]!r}; known: {', '.join(REQUESTS)}")
 
 
@@ -397,6 +449,79 @@ def _attachments(value: Any) -> list[Attachment]:
             raise BadRequestError("send: attachments exceed 20 MiB decoded in total")
         attachments.append(Attachment.from_json(item))
     return attachments
+
+
+MAX_CONTEXT_REFS = 100
+_REF_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind -> (required string fields, optional fields)
+    "variable": (("name",), ()),
+    "error": ((), ()),
+    "cell": (("source",), ("cell_type", "outputs", "execution_count", "label")),
+    "notebook": ((), ("path", "cells")),
+    "text": (("label", "text"), ()),
+}
+
+
+def _context_refs(value: Any) -> list[ContextRef]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequestError(f"send: 'context' must be a list, got {_kind(value)}")
+    if len(value) > MAX_CONTEXT_REFS:
+        raise BadRequestError(
+            f"send: 'context' has {len(value):,} entries; the limit is {MAX_CONTEXT_REFS}"
+        )
+    return [_context_ref(item, f"context[{index}]") for index, item in enumerate(value)]
+
+
+def _context_ref(item: Any, where: str) -> ContextRef:
+    if not isinstance(item, dict):
+        raise BadRequestError(f"send: {where} must be an object, got {_kind(item)}")
+    kind = item.get("kind")
+    if kind not in _REF_FIELDS:
+        raise BadRequestError(
+            f"send: {where}.kind must be one of {', '.join(CONTEXT_KINDS)}, got {str(kind)[:80]!r}"
+        )
+    required, optional = _REF_FIELDS[kind]
+    unknown = sorted(set(item) - {"kind", *required, *optional})
+    if unknown:
+        raise BadRequestError(f"send: {where}: unknown field {str(unknown[0])[:80]!r} for {kind}")
+    for name in required:
+        if not isinstance(item.get(name), str) or (name == "name" and not item[name]):
+            raise BadRequestError(f"send: {where}.{name} must be a non-empty string")
+    for name in ("cell_type", "label", "path"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            raise BadRequestError(f"send: {where}.{name} must be a string")
+    count = item.get("execution_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise BadRequestError(f"send: {where}.execution_count must be an integer or null")
+    outputs = item.get("outputs")
+    if outputs is not None and (
+        not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs)
+    ):
+        raise BadRequestError(f"send: {where}.outputs must be a list of nbformat output objects")
+    cells = None
+    if kind == "notebook":
+        raw_cells = item.get("cells", [])
+        if not isinstance(raw_cells, list):
+            raise BadRequestError(f"send: {where}.cells must be a list")
+        cells = []
+        for index, cell in enumerate(raw_cells):
+            if not isinstance(cell, dict):
+                raise BadRequestError(f"send: {where}.cells[{index}] must be an object")
+            cells.append(_context_ref({"kind": "cell", **cell}, f"{where}.cells[{index}]"))
+    return ContextRef(
+        kind=kind,
+        name=item.get("name"),
+        source=item.get("source"),
+        cell_type=item.get("cell_type"),
+        outputs=outputs,
+        execution_count=count,
+        label=item.get("label"),
+        path=item.get("path"),
+        cells=cells,
+        text=item.get("text"),
+    )
 
 
 def _check_size(data: dict[str, Any], send: Send) -> None:

@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 
 from jupyter_deltachat import protocol
-from jupyter_deltachat.types import Attachment, ChatConfig, Message, ModelInfo, Usage
+from jupyter_deltachat.types import (
+    Attachment,
+    ChatConfig,
+    ContextItem,
+    Message,
+    ModelInfo,
+    Usage,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "jupyter_deltachat" / "protocol.schema.json").read_text())
@@ -34,6 +41,9 @@ PYTHON_SHAPES: dict[str, type] = {
     "ChatInfo": protocol.ChatInfo,
     "ErrorInfo": protocol.ErrorInfo,
     "StreamingMark": protocol.StreamingMark,
+    "ContextRef": protocol.ContextRef,
+    "ContextItem": ContextItem,
+    "VariableInfo": protocol.VariableInfo,
 }
 # Fields the schema and the panel already know and the kernel does not send yet (protocol
 # 1.1 section 0); the test fails once the kernel has them, so the entry is removed then.
@@ -131,6 +141,8 @@ def ts_kind(text: str, aliases: dict[str, list[str]]) -> str:
     (single,) = parts
     if single.endswith("[]"):
         return f"[{ts_kind(single[:-2], aliases)}]"
+    if single == "Record<string, unknown>":
+        return "object"
     if re.fullmatch(r"I[A-Z]\w*", single):
         return single[1:]
     assert single in ("string", "number", "boolean"), f"protocol.ts: unknown type {single!r}"

@@ -31,7 +31,7 @@ from ..protocol import (
     Start,
     StreamingMark,
 )
-from ..types import Attachment, ChatConfig, Message, now_iso
+from ..types import Attachment, ChatConfig, ContextItem, Message, now_iso
 
 Listener = Callable[[Event], None]
 ModelFn = Callable[..., Any]
@@ -197,17 +197,26 @@ class ChatService:
         model: str | ModelFn | None = None,
         config: ChatConfig | None = None,
         attachments: list[Attachment] | None = None,
+        context: list[ContextItem] | None = None,
         request_id: str | None = None,
         system: str | None = None,
     ) -> Reply:
         """Append the user's message and start streaming the reply.
 
         ``model`` is an id, a model callable (the widget's), or None for the default.
+        ``context`` holds the items rendered for this message (stored on it, never re-read).
         ``system`` adds a system message first, unless it is already the chat's latest.
         Raises ``BusyError`` or ``UnknownModelError`` before anything changes.
         """
         model_id, model_fn = self._model(model)
-        added = [Message(role="user", content=content, attachments=list(attachments or []))]
+        added = [
+            Message(
+                role="user",
+                content=content,
+                attachments=list(attachments or []),
+                context=list(context or []),
+            )
+        ]
         with self._lock:
             chat = self.chat(chat_id)
             if chat.streaming is not None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._version import __version__
+from ..context.refs import render as render_context
+from ..context.variables import list_variables
 from ..credentials import default_store
 from ..errors import DeltaChatError, ProtocolVersionError
 from ..models.registry import ModelRegistry
@@ -24,6 +26,7 @@ from ..protocol import (
     Event,
     Hello,
     ListModels,
+    ListVariables,
     Models,
     Ready,
     Regenerate,
@@ -31,6 +34,7 @@ from ..protocol import (
     Send,
     Stop,
     Sync,
+    Variables,
     error_answer,
     parse_request,
 )
@@ -41,6 +45,18 @@ log = logging.getLogger(__name__)
 
 TARGET = "jupyter_deltachat"
 MODEL_POLL_SECONDS = 2.0
+
+
+def _shell() -> Any:
+    from IPython import get_ipython
+
+    return get_ipython()
+
+
+def user_namespace() -> dict[str, Any]:
+    """The namespace the user's cells run in (empty outside IPython)."""
+    shell = _shell()
+    return shell.user_ns if shell is not None else {}
 
 
 @dataclass
@@ -189,12 +205,14 @@ class CommServer:
                     )
                 )
             case Send():
+                rendered = render_context(request.context, user_namespace())
                 self.service.send(
                     request.chat_id,
                     request.content,
                     model=request.model,
                     config=request.config,
-                    attachments=request.attachments,
+                    attachments=[*request.attachments, *rendered.attachments],
+                    context=rendered.items,
                     request_id=request.request_id,
                 )
             case Regenerate():
@@ -212,3 +230,8 @@ class CommServer:
                 self.service.clear(request.chat_id)
             case ListModels():
                 answer(self.models_event())
+            case ListVariables():
+                shell = _shell()
+                hidden = getattr(shell, "user_ns_hidden", None)
+                variables, truncated = list_variables(user_namespace(), hidden)
+                answer(Variables(variables=variables, truncated=truncated))

@@ -12,6 +12,7 @@ export const INSTALL_COMMAND = 'pip install jupyter-deltachat';
 export type Role = 'user' | 'assistant' | 'system';
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 export type Channel = 'content' | 'reasoning';
+export type ContextKind = 'variable' | 'error' | 'cell' | 'notebook' | 'text';
 
 // Shapes. `tests/test_protocol_schema.py` checks every interface of this file against
 // `jupyter_deltachat/protocol.schema.json` and the kernel's classes: same messages, same
@@ -32,6 +33,35 @@ export interface IAttachment {
   data: string;
 }
 
+// One `send.context` entry; which fields apply depends on `kind` (docs/context.md).
+export interface IContextRef {
+  kind: ContextKind;
+  name?: string;
+  source?: string;
+  cell_type?: string;
+  outputs?: Record<string, unknown>[];
+  execution_count?: number;
+  label?: string;
+  path?: string;
+  cells?: IContextRef[];
+  text?: string;
+}
+
+// What the model got for one ref: `text` exactly, `chars` its length before the cut.
+export interface IContextItem {
+  kind: ContextKind;
+  label: string;
+  text: string;
+  chars: number;
+  truncated: boolean;
+}
+
+export interface IVariableInfo {
+  name: string;
+  type: string;
+  summary: string;
+}
+
 export interface IMessage {
   id: string;
   role: Role;
@@ -42,6 +72,7 @@ export interface IMessage {
   error?: IErrorInfo;
   reasoning?: string;
   attachments?: IAttachment[];
+  context?: IContextItem[];
 }
 
 export interface IChatConfig {
@@ -95,6 +126,7 @@ export interface ISend {
   model?: string;
   config?: IChatConfig;
   attachments?: IAttachment[];
+  context?: IContextRef[];
 }
 export interface IStop {
   type: 'stop';
@@ -116,6 +148,9 @@ export interface IClear {
   type: 'clear';
   chat_id: string;
 }
+export interface IListVariables {
+  type: 'list_variables';
+}
 export interface IListModels {
   type: 'list_models';
 }
@@ -127,7 +162,8 @@ export type ClientRequest =
   | IRegenerate
   | ISync
   | IClear
-  | IListModels;
+  | IListModels
+  | IListVariables;
 
 // Kernel to frontend.
 
@@ -138,6 +174,7 @@ export interface IReady {
   models: IModelInfo[];
   default_model: string;
   chats: IChatInfo[];
+  protocol_minor: number;
 }
 export interface IMessageEvent {
   type: 'message';
@@ -187,6 +224,12 @@ export interface IModels {
   default_model: string;
 }
 
+export interface IVariables {
+  type: 'variables';
+  variables: IVariableInfo[];
+  truncated: boolean;
+}
+
 export type KernelEvent =
   | IReady
   | IMessageEvent
@@ -195,7 +238,8 @@ export type KernelEvent =
   | IDone
   | IErrorEvent
   | ISnapshot
-  | IModels;
+  | IModels
+  | IVariables;
 
 /** Code points, as the kernel counts `done.length`. */
 export function codePointLength(text: string): number {
