@@ -21,8 +21,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..context.refs import render as render_context
 from ..errors import BusyError, DeltaChatError
-from ..protocol import Delta, Done, Error, ErrorInfo, Event
+from ..protocol import ContextRef, Delta, Done, Error, ErrorInfo, Event
 from ..types import ChatConfig
 from .cell_output import (
     LENGTH_MARK,
@@ -48,6 +49,10 @@ from .prompt import (
 UPDATE_INTERVAL = 0.1
 STOP_TIMEOUT = 30.0
 FORMATS = ("markdown", "text", "code")
+EXPLAIN_PROMPT = (
+    "Explain the error above: what went wrong, in which line, why, and how to fix it "
+    "(with the corrected code)."
+)
 
 
 def _explain(exc: BaseException) -> str:
@@ -94,6 +99,15 @@ class ChatMagics(Magics):
     @argument("-o", "--output", metavar="NAME", help="store the reply text in variable NAME")
     @argument("--no-interpolate", action="store_true", help="send {braces} as they are")
     @argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME…]",
+        help="give the model a summary of these variables (name, obj.attr, seq[0]); repeatable",
+    )
+    @argument("--error", action="store_true", help="give the model the last error")
+    @argument(
         "prompt",
         nargs="*",
         help="the prompt (%%%%chat: the cell body); {name}, {obj.attr}, {seq[0]} are filled in",
@@ -108,6 +122,7 @@ class ChatMagics(Magics):
           %chat history [--chat ID]          show a conversation
           %chat clear [--chat ID]            empty a conversation
           %chat register NAME FUNCTION       make a function of yours a model
+          %chat explain                      explain the last error (its traceback as context)
           %chat help                         this text
         To send a prompt that looks like a subcommand, write %chat -- help.
         """
@@ -122,6 +137,9 @@ class ChatMagics(Magics):
             raise ChatError(_explain(exc)) from None
 
     # -- subcommands -------------------------------------------------------------------
+
+    def _explain(self, _rest: list[str]) -> None:
+        self._ask(f"--error -- {EXPLAIN_PROMPT}", None)
 
     def _help(self, _rest: list[str]) -> None:
         print((self.chat.__doc__ or "").removeprefix("::\n\n").rstrip())
@@ -196,6 +214,14 @@ class ChatMagics(Magics):
             raise ChatError(f"-o needs a variable name, not {args.output!r}")
         if args.model is not None:
             self.service.registry.resolve(args.model)
+        refs = [
+            ContextRef(kind="variable", name=name.strip())
+            for names in args.context
+            for name in names.split(",")
+            if name.strip()
+        ] + ([ContextRef(kind="error")] if args.error else [])
+        rendered = render_context(refs, self.shell.user_ns)
+        labels = [item.label for item in rendered.items]
         if args.new:
             self.service.clear(args.chat)
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -203,7 +229,13 @@ class ChatMagics(Magics):
         try:
             try:
                 reply = self.service.send(
-                    args.chat, prompt, model=args.model, config=config, system=args.system
+                    args.chat,
+                    prompt,
+                    model=args.model,
+                    config=config,
+                    system=args.system,
+                    attachments=rendered.attachments,
+                    context=rendered.items,
                 )
             except BusyError:
                 raise ChatError(
@@ -211,7 +243,14 @@ class ChatMagics(Magics):
                     "or use --chat ID for another conversation"
                 ) from None
             model_id, message_id = reply.message.model or "", reply.message.id
-            outcome = self._follow(args.chat, model_id, message_id, events, args.format)
+            outcome = self._follow(
+                args.chat,
+                model_id,
+                message_id,
+                events,
+                args.format,
+                context_line(labels, args.format),
+            )
         finally:
             unsubscribe()
         if args.output is not None:
@@ -230,9 +269,17 @@ class ChatMagics(Magics):
         message_id: str,
         events: queue.SimpleQueue[Event],
         text_format: str,
+        heading: str = "",
     ) -> _Outcome:
-        """Show the reply as its events arrive; on an interrupt stop it and keep the text."""
-        waiting = bundle(f"*{model_id} is writing…*", text_format)
+        """Show the reply as its events arrive; on an interrupt stop it and keep the text.
+
+        ``heading`` (the context labels) stays above the reply, in the saved output too.
+        """
+
+        def output(text: str) -> dict[str, str]:
+            return bundle(heading + text, text_format)
+
+        waiting = output(f"*{model_id} is writing…*")
         handle = display(waiting, raw=True, display_id=True)
         outcome = _Outcome("", None, None)
         parts: list[str] = []
@@ -259,7 +306,7 @@ class ChatMagics(Magics):
             while outcome.finish_reason is None:
                 due = last_update + UPDATE_INTERVAL - time.monotonic()
                 if len(parts) > shown and due <= 0:
-                    handle.update(bundle("".join(parts), text_format), raw=True)
+                    handle.update(output("".join(parts)), raw=True)
                     shown, last_update = len(parts), time.monotonic()
                     continue
                 take(due if len(parts) > shown else UPDATE_INTERVAL)
@@ -272,7 +319,7 @@ class ChatMagics(Magics):
         outcome.content = "".join(parts)
         if outcome.finish_reason is None:
             partial = with_mark(outcome.content, "*⏹ stopping…*")
-            handle.update(bundle(partial, text_format), raw=True)
+            handle.update(output(partial), raw=True)
             raise ChatError(
                 f"the model has not returned yet; its reply in chat {chat_id!r} ends when it does"
             )
@@ -282,8 +329,19 @@ class ChatMagics(Magics):
             final = with_mark(outcome.content, LENGTH_MARK)
         else:
             final = outcome.content
-        handle.update(bundle(final, text_format), raw=True)
+        handle.update(output(final), raw=True)
         return outcome
+
+
+def context_line(labels: list[str], text_format: str) -> str:
+    """The line above a reply naming the context it was given (empty without context)."""
+    if not labels:
+        return ""
+    if text_format == "text":
+        return f"context: {', '.join(labels)}\n\n"
+    return (
+        "*context:* " + ", ".join(f"`{label.replace('`', chr(39))}`" for label in labels) + "\n\n"
+    )
 
 
 def _config(args: Any) -> ChatConfig:

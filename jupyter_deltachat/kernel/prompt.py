@@ -24,7 +24,7 @@ class ChatError(Exception):
 
 
 _VALUE_OPTIONS = frozenset(
-    {"-m", "--model", "-s", "--system", "--chat", "-f", "--format"}
+    {"-m", "--model", "-s", "--system", "--chat", "-f", "--format", "-c", "--context"}
     | {"--temperature", "--max-tokens", "-o", "--output"}
 )
 
@@ -120,6 +120,7 @@ def subcommand(words: list[str]) -> str | None:
     name, rest = words[0], words[1:]
     shapes: dict[str, Callable[[list[str]], bool]] = {
         "help": lambda r: not r,
+        "explain": lambda r: not r,
         "models": lambda r: not r,
         "use": lambda r: len(r) == 1,
         "history": _chat_option_only,
