@@ -19,6 +19,7 @@ import xarray as xr
 
 import jupyter_deltachat
 from jupyter_deltachat.context import (
+    LIMITS,
     MAX_ITEM_CHARS,
     MAX_MESSAGE_CHARS,
     Summary,
@@ -29,6 +30,9 @@ from jupyter_deltachat.context import (
     unregister_summarizer,
     within_message,
 )
+from jupyter_deltachat.context.refs import render
+from jupyter_deltachat.errors import BadRequestError
+from jupyter_deltachat.protocol import ContextRef
 from jupyter_deltachat.types import ContextItem
 
 matplotlib.use("Agg")
@@ -346,3 +350,24 @@ def test_importing_the_context_package_imports_no_data_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_kernel_may_change_the_bounds() -> None:
+    text = ContextRef(kind="text", label="notes", text="x" * 500)
+    LIMITS.item_chars, LIMITS.message_chars = 100, 150
+    try:
+        rendered = render([text, text], {})
+    finally:
+        LIMITS.item_chars, LIMITS.message_chars = MAX_ITEM_CHARS, MAX_MESSAGE_CHARS
+    assert [(len(i.text), i.chars, i.truncated) for i in rendered.items] == [
+        (100, 500, True),
+        (50, 500, True),
+    ]
+    assert rendered.items[0].text.endswith("\n[… cut here: the full text has 500 characters]")
+
+
+def test_an_error_ref_without_a_last_error_is_bad_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("last_exc", "last_value", "last_type", "last_traceback"):
+        monkeypatch.delattr(sys, name, raising=False)
+    with pytest.raises(BadRequestError, match="^there is no last error: no cell has raised"):
+        render([ContextRef(kind="error")], {})

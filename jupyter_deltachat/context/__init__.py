@@ -11,9 +11,11 @@ from . import builtins as _builtins  # noqa: F401 - registers the built-in summa
 from .brief import brief
 from .registry import Summary, summarizer, unregister_summarizer
 from .render import (
+    LIMITS,
     MAX_ITEM_CHARS,
     MAX_MESSAGE_CHARS,
     TIME_LIMIT,
+    Limits,
     Rendered,
     make_item,
     summarize,
@@ -24,6 +26,8 @@ __all__ = [
     "MAX_ITEM_CHARS",
     "MAX_MESSAGE_CHARS",
     "TIME_LIMIT",
+    "LIMITS",
+    "Limits",
     "Rendered",
     "Summary",
     "brief",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import BadRequestError
 from ..protocol import ContextRef
-from .render import MAX_ITEM_CHARS, MAX_MESSAGE_CHARS, TIME_LIMIT, Rendered, make_item, summarize
+from .render import Rendered, make_item, summarize
 from .render import within_message as _within_message
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -46,11 +46,12 @@ def render(
     refs: list[ContextRef],
     namespace: Mapping[str, Any],
     *,
-    item_limit: int = MAX_ITEM_CHARS,
-    message_limit: int = MAX_MESSAGE_CHARS,
-    time_limit: float = TIME_LIMIT,
+    item_limit: int | None = None,
+    message_limit: int | None = None,
+    time_limit: float | None = None,
 ) -> Rendered:
-    """Every ref's item (and images), bounded per item and per message."""
+    """Every ref's item (and images), bounded per item and per message (by default the
+    kernel's ``context.LIMITS``)."""
     objects = [_target(ref, namespace) for ref in refs]  # every name checked first
     rendered = Rendered()
     for ref, obj in zip(refs, objects, strict=True):

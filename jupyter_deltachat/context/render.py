@@ -1,8 +1,9 @@
 """An object becomes a ``ContextItem``: summarised within a time limit, redacted, bounded.
 
-The bounds are the contract's (docs/context.md): at most ``MAX_ITEM_CHARS`` code points per
-item and ``MAX_MESSAGE_CHARS`` for all items of one message, a cut item ending with a
-visible marker. A summary that raises or takes longer than ``TIME_LIMIT`` seconds becomes
+The bounds are the contract's (docs/context.md): by default at most ``MAX_ITEM_CHARS`` code
+points per item and ``MAX_MESSAGE_CHARS`` for all items of one message, a cut item ending
+with a visible marker; ``LIMITS`` holds the kernel's current bounds, read at every render.
+A summary that raises or takes longer than ``LIMITS.seconds`` (``TIME_LIMIT``) becomes
 an item saying so; a thread that overruns is abandoned (Python cannot kill it), the chat
 goes on.
 """
@@ -29,6 +30,19 @@ T = TypeVar("T")
 
 
 @dataclass
+class Limits:
+    """The kernel's context bounds; set them in the kernel to change every later render,
+    e.g. ``jupyter_deltachat.context.LIMITS.item_chars = 4_000``."""
+
+    item_chars: int = MAX_ITEM_CHARS
+    message_chars: int = MAX_MESSAGE_CHARS
+    seconds: float = TIME_LIMIT
+
+
+LIMITS = Limits()
+
+
+@dataclass
 class Rendered:
     """The items of one message and the images they brought (a figure's PNG)."""
 
@@ -52,8 +66,9 @@ def marker(full_length: int) -> str:
     return f"\n[… cut here: the full text has {full_length:,} characters]"
 
 
-def make_item(kind: Kind, label: str, text: str, limit: int = MAX_ITEM_CHARS) -> ContextItem:
+def make_item(kind: Kind, label: str, text: str, limit: int | None = None) -> ContextItem:
     """The item for ``text``: redacted, then bounded (``chars``: the length before the cut)."""
+    limit = LIMITS.item_chars if limit is None else limit
     safe = redact(text[: limit + _REDACT_MARGIN])
     shown, truncated = cut(safe, limit, len(text))
     if not truncated and len(text) > limit + _REDACT_MARGIN:  # redaction shortened it
@@ -99,11 +114,12 @@ def summarize(
     label: str,
     *,
     kind: Kind = "variable",
-    limit: int = MAX_ITEM_CHARS,
-    time_limit: float = TIME_LIMIT,
+    limit: int | None = None,
+    time_limit: float | None = None,
 ) -> tuple[ContextItem, list[Attachment]]:
     """The item for ``obj`` (and its images), never raising and never waiting much longer
-    than ``time_limit``."""
+    than ``time_limit`` (default ``LIMITS.seconds``)."""
+    time_limit = LIMITS.seconds if time_limit is None else time_limit
     type_name = qualified_type(obj)
     try:
         summary = within_time(lambda: summary_of(obj), time_limit)
@@ -119,10 +135,10 @@ def summarize(
     return make_item(kind, label, summary.text, limit), list(summary.attachments)
 
 
-def within_message(items: list[ContextItem], limit: int = MAX_MESSAGE_CHARS) -> list[ContextItem]:
-    """The items cut so that together they hold at most ``limit`` code points (the later
-    ones give way first)."""
-    bounded, left = [], limit
+def within_message(items: list[ContextItem], limit: int | None = None) -> list[ContextItem]:
+    """The items cut so that together they hold at most ``limit`` (default
+    ``LIMITS.message_chars``) code points; the later ones give way first."""
+    bounded, left = [], LIMITS.message_chars if limit is None else limit
     for item in items:
         if len(item.text) > left:
             text, _ = cut(item.text, left, item.chars)
