@@ -48,6 +48,12 @@ class BadRequestError(DeltaChatError):
     code = "bad_request"
 
 
+class UnknownChatError(DeltaChatError):
+    """A history request names a chat that neither this kernel nor the store holds."""
+
+    code = "unknown_chat"
+
+
 class UnknownModelError(DeltaChatError):
     code = "unknown_model"
 

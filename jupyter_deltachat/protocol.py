@@ -26,6 +26,8 @@ MAX_ID_LENGTH = 256
 MAX_CONTENT_CODE_POINTS = 1_000_000
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+MAX_TITLE_CODE_POINTS = 200
+MAX_PATH_LENGTH = 4096
 
 Channel = Literal["content", "reasoning"]
 
@@ -60,11 +62,15 @@ class Wire:
 
 @dataclass(frozen=True, kw_only=True)
 class ChatInfo(Wire):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"path"})
+
     chat_id: str
     title: str
     updated: str
     message_count: int
     streaming: bool
+    path: str | None  # the notebook it belongs to (protocol 1.1 section 3)
+    persisted: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +139,7 @@ class Hello(Wire):
     type: Literal["hello"] = "hello"
     protocol: int
     client: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,10 +192,79 @@ class ListVariables(Wire):
     type: Literal["list_variables"] = "list_variables"
 
 
-Request = Hello | Send | Stop | Regenerate | Sync | Clear | ListModels | ListVariables
+ChatScope = Literal["notebook", "all"]
+ExportFormat = Literal["markdown", "ipynb"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListChats(Wire):
+    type: Literal["list_chats"] = "list_chats"
+    scope: ChatScope
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenChat(Wire):
+    type: Literal["open_chat"] = "open_chat"
+    chat_id: str
+    path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenameChat(Wire):
+    type: Literal["rename_chat"] = "rename_chat"
+    chat_id: str
+    title: str
+    path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteChat(Wire):
+    type: Literal["delete_chat"] = "delete_chat"
+    chat_id: str
+    path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Export(Wire):
+    type: Literal["export"] = "export"
+    request_id: str
+    chat_id: str
+    format: ExportFormat
+    path: str | None = None
+
+
+Request = (
+    Hello
+    | Send
+    | Stop
+    | Regenerate
+    | Sync
+    | Clear
+    | ListModels
+    | ListVariables
+    | ListChats
+    | OpenChat
+    | RenameChat
+    | DeleteChat
+    | Export
+)
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls  # type: ignore[misc]
-    for cls in (Hello, Send, Stop, Regenerate, Sync, Clear, ListModels, ListVariables)
+    for cls in (
+        Hello,
+        Send,
+        Stop,
+        Regenerate,
+        Sync,
+        Clear,
+        ListModels,
+        ListVariables,
+        ListChats,
+        OpenChat,
+        RenameChat,
+        DeleteChat,
+        Export,
+    )
 }
 
 
@@ -276,10 +352,51 @@ class Variables(Wire):
     truncated: bool
 
 
-Event = Ready | MessageAdded | Start | Delta | Done | Error | Snapshot | Models | Variables
+@dataclass(frozen=True, kw_only=True)
+class Chats(Wire):
+    type: Literal["chats"] = "chats"
+    chats: list[ChatInfo]
+    scope: ChatScope
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exported(Wire):
+    type: Literal["exported"] = "exported"
+    request_id: str
+    chat_id: str
+    format: ExportFormat
+    filename: str
+    content: str
+
+
+Event = (
+    Ready
+    | MessageAdded
+    | Start
+    | Delta
+    | Done
+    | Error
+    | Snapshot
+    | Models
+    | Variables
+    | Chats
+    | Exported
+)
 EVENTS: dict[str, type[Event]] = {
     cls.type: cls  # type: ignore[misc]
-    for cls in (Ready, MessageAdded, Start, Delta, Done, Error, Snapshot, Models, Variables)
+    for cls in (
+        Ready,
+        MessageAdded,
+        Start,
+        Delta,
+        Done,
+        Error,
+        Snapshot,
+        Models,
+        Variables,
+        Chats,
+        Exported,
+    )
 }
 
 
@@ -320,7 +437,11 @@ def parse_request(data: Any) -> Request:
     if not isinstance(kind, str):
         raise BadRequestError(f"'type' must be a string, got {_kind(kind)}")
     if kind == "hello":
-        return Hello(protocol=_protocol(data), client=_optional_id(data, kind, "client", True))
+        return Hello(
+            protocol=_protocol(data),
+            client=_optional_id(data, kind, "client", True),
+            path=_path(data, kind),
+        )
     if kind == "send":
         send = Send(
             request_id=_id(data, kind, "request_id"),
@@ -352,6 +473,23 @@ def parse_request(data: Any) -> Request:
         return ListModels()
     if kind == "list_variables":
         return ListVariables()
+    if kind == "list_chats":
+        return ListChats(scope=_choice(data, kind, "scope", ("notebook", "all")))  # type: ignore[arg-type]
+    if kind == "open_chat":
+        return OpenChat(chat_id=_id(data, kind, "chat_id"), path=_path(data, kind))
+    if kind == "rename_chat":
+        return RenameChat(
+            chat_id=_id(data, kind, "chat_id"), title=_title(data), path=_path(data, kind)
+        )
+    if kind == "delete_chat":
+        return DeleteChat(chat_id=_id(data, kind, "chat_id"), path=_path(data, kind))
+    if kind == "export":
+        return Export(
+            request_id=_id(data, kind, "request_id"),
+            chat_id=_id(data, kind, "chat_id"),
+            format=_choice(data, kind, "format", ("markdown", "ipynb")),  # type: ignore[arg-type]
+            path=_path(data, kind),
+        )
     raise BadRequestError(f"unknown message type {kind[:80]!r}; known: {', '.join(REQUESTS)}")
 
 
@@ -383,6 +521,37 @@ def _optional_id(
     if allow_empty and isinstance(data[name], str):
         return data[name]
     return _id(data, kind, name)
+
+
+def _path(data: dict[str, Any], kind: str) -> str | None:
+    """An optional notebook path: a non-empty string of at most ``MAX_PATH_LENGTH``."""
+    value = _optional_id(data, kind, "path")
+    if value is not None and len(value) > MAX_PATH_LENGTH:
+        raise BadRequestError(
+            f"{kind}: 'path' has {len(value):,} characters; the limit is {MAX_PATH_LENGTH:,}"
+        )
+    return value
+
+
+def _choice(data: dict[str, Any], kind: str, name: str, choices: tuple[str, ...]) -> str:
+    value = data.get(name)
+    if value not in choices:
+        shown = repr(value[:80]) if isinstance(value, str) else _kind(value)
+        raise BadRequestError(f"{kind}: {name!r} must be one of {', '.join(choices)}; got {shown}")
+    return str(value)
+
+
+def _title(data: dict[str, Any]) -> str:
+    value = data.get("title")
+    if not isinstance(value, str) or not value.strip():
+        got = "an empty string" if isinstance(value, str) else _kind(value)
+        raise BadRequestError(f"rename_chat: 'title' must be a non-empty string, got {got}")
+    if len(value) > MAX_TITLE_CODE_POINTS:
+        raise BadRequestError(
+            f"rename_chat: 'title' has {len(value):,} code points; the limit is "
+            f"{MAX_TITLE_CODE_POINTS}"
+        )
+    return value
 
 
 def _protocol(data: dict[str, Any]) -> int:

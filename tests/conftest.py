@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from kernel_client import CommClient, KernelHarness
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Kernels and servers started by tests keep chat history in a temp file, never in the
+    user's Jupyter data dir (tests that study history set their own path)."""
+    saved = os.environ.get("JUPYTER_DELTACHAT_HISTORY")
+    path = tmp_path_factory.mktemp("history") / "chats.sqlite3"
+    os.environ["JUPYTER_DELTACHAT_HISTORY"] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_DELTACHAT_HISTORY", None)
+        else:
+            os.environ["JUPYTER_DELTACHAT_HISTORY"] = saved
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The kernel side: ``load()`` registers the comm target and the ``%chat`` magics once.
+"""The kernel side: ``load()`` registers the comm target and the ``%chat`` magics once,
+and restores the chats of the kernel's notebook from the history store.
 
 Frontends run ``import jupyter_deltachat.kernel as _dc; _dc.load(); del _dc`` silently
 before opening a comm; ``%load_ext jupyter_deltachat`` calls the same ``load()``.
@@ -6,17 +7,24 @@ before opening a comm; ``%load_ext jupyter_deltachat`` calls the same ``load()``
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
+from ..history import History, history_path
 from ..models.registry import REGISTRY
 from .chats import DEFAULT_CHAT, ChatService
 from .comm import TARGET, CommServer
 
-__all__ = ["DEFAULT_CHAT", "SERVICE", "TARGET", "load"]
+__all__ = ["DEFAULT_CHAT", "HISTORY", "SERVICE", "TARGET", "load"]
 
 SERVICE = ChatService(REGISTRY)
 """The kernel's one set of conversations, shared by comms, magics and widgets."""
+
+HISTORY = History(history_path())
+"""Where ``SERVICE``'s chats are kept across kernels (``JUPYTER_DELTACHAT_HISTORY``)."""
+
+SESSION_PATH_ENV = "JPY_SESSION_NAME"  # set by jupyter_server: the kernel's notebook
 
 _lock = threading.Lock()
 _server: CommServer | None = None
@@ -30,6 +38,11 @@ def load(ipython: Any = None) -> None:
 
     shell = ipython if ipython is not None else get_ipython()
     with _lock:
+        if SERVICE.persistence is None:
+            HISTORY.attach(SERVICE)
+            notebook = os.environ.get(SESSION_PATH_ENV)
+            if notebook:
+                SERVICE.use_path(notebook)
         if _server is None and getattr(shell, "kernel", None) is not None:
             import comm
 

@@ -16,7 +16,7 @@ STOPPED_MARK = "*⏹ stopped*"
 LENGTH_MARK = "*… cut off at the token limit*"
 
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
-_PYTHON_TAGS = ("", "python", "py", "python3", "ipython", "ipython3")
+PYTHON_TAGS = ("", "python", "py", "python3", "ipython", "ipython3")
 
 
 # -- output -----------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def extract_code(reply: str) -> str:
     """
     blocks = code_blocks(reply)
     for tag, code in blocks:
-        if tag in _PYTHON_TAGS:
+        if tag in PYTHON_TAGS:
             return code.rstrip("\n")
     if blocks:
         return blocks[0][1].rstrip("\n")

@@ -14,13 +14,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import DEFAULT_FRAME_INTERVAL, DeltaFrame, Reply, ReplyDone, ReplyEvent
-from ..errors import BadRequestError, BusyError
+from ..errors import BadRequestError, BusyError, UnknownChatError
 from ..models.registry import REGISTRY, ModelRegistry
 from ..protocol import (
     ChatInfo,
+    Chats,
+    ChatScope,
     Delta,
     Done,
     Error,
@@ -32,6 +34,9 @@ from ..protocol import (
     StreamingMark,
 )
 from ..types import Attachment, ChatConfig, ContextItem, Message, now_iso
+
+if TYPE_CHECKING:
+    from ..history import History, StoredChat
 
 Listener = Callable[[Event], None]
 ModelFn = Callable[..., Any]
@@ -58,28 +63,38 @@ class Stream:
     finished: bool = False
 
 
+def title_of(first_user_message: str | None) -> str:
+    """A chat's title: its first user message on one line, shortened."""
+    line = " ".join((first_user_message or "").split())
+    if not line:
+        return "New chat"
+    return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1] + "…"
+
+
 @dataclass
 class Chat:
     chat_id: str
     messages: list[Message] = field(default_factory=list)
     streaming: Stream | None = None
     updated: str = field(default_factory=now_iso)
+    path: str | None = None  # the notebook it belongs to; None until the kernel knows it
+    custom_title: str | None = None  # set by rename_chat
 
     @property
     def title(self) -> str:
-        first = next((m.content for m in self.messages if m.role == "user"), "")
-        line = " ".join(first.split())
-        if not line:
-            return "New chat"
-        return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1] + "…"
+        if self.custom_title:
+            return self.custom_title
+        return title_of(next((m.content for m in self.messages if m.role == "user"), None))
 
-    def info(self) -> ChatInfo:
+    def info(self, persisted: bool) -> ChatInfo:
         return ChatInfo(
             chat_id=self.chat_id,
             title=self.title,
             updated=self.updated,
             message_count=len(self.messages),
             streaming=self.streaming is not None,
+            path=self.path,
+            persisted=persisted and self.path is not None,
         )
 
 
@@ -102,6 +117,8 @@ class ChatService:
         self._lock = threading.RLock()
         self._chats: OrderedDict[str, Chat] = OrderedDict()  # least recently used first
         self._listeners: list[Listener] = []
+        self.path: str | None = None  # the notebook this kernel belongs to, once known
+        self.persistence: History | None = None  # set by History.attach
 
     # -- listeners -------------------------------------------------------------------------
 
@@ -134,25 +151,41 @@ class ChatService:
             if chat is not None:
                 self._chats.move_to_end(chat_id)
                 return chat
-            chat = self._chats[chat_id] = Chat(chat_id)
-            excess = len(self._chats) - self.max_chats
-            if excess > 0:
-                idle = [c.chat_id for c in self._chats.values() if c.streaming is None]
-                for old in idle[:excess]:
-                    del self._chats[old]
+            chat = self._chats[chat_id] = Chat(chat_id, path=self.path)
+            self._drop_idle()
             return chat
 
     def infos(self) -> list[ChatInfo]:
+        """The chats this kernel holds, newest first."""
+        persisted = self.persisted
         with self._lock:
             chats = sorted(self._chats.values(), key=lambda c: c.updated, reverse=True)
-            return [c.info() for c in chats]
+            return [c.info(persisted) for c in chats]
+
+    @property
+    def persisted(self) -> bool:
+        """Whether chats that belong to a notebook are written to the history store."""
+        return self.persistence is not None and self.persistence.usable
+
+    def path_of(self, chat_id: str) -> str | None:
+        """The notebook a chat held here belongs to (None: not held, or not known yet)."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            return chat.path if chat is not None else None
+
+    def stored_message(self, chat_id: str, message_id: str) -> tuple[str, Message] | None:
+        """(notebook path, a copy of the message) while this kernel holds it in a notebook."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            if chat is None or chat.path is None:
+                return None
+            found = next((m for m in chat.messages if m.id == message_id), None)
+            return (chat.path, dataclasses.replace(found)) if found is not None else None
 
     def history(self, chat_id: str) -> list[Message]:
         """A copy of the chat's finished messages (a streaming reply is left out)."""
         with self._lock:
-            chat = self.chat(chat_id)
-            streaming_id = chat.streaming.message.id if chat.streaming else None
-            return [dataclasses.replace(m) for m in chat.messages if m.id != streaming_id]
+            return self.history_of(self.chat(chat_id))
 
     def message(self, chat_id: str, message_id: str) -> Message | None:
         """A copy of one message of the chat, or None when the chat no longer holds it."""
@@ -283,6 +316,178 @@ class ChatService:
             chat.updated = now_iso()
         self.emit(MessageAdded(chat_id=chat_id, message=dataclasses.replace(message)))
 
+    # -- history (protocol 1.1 section 3) --------------------------------------------------
+
+    def use_path(self, path: str) -> None:
+        """Belong to notebook ``path`` from now on (the first call wins): its stored chats
+        come back as they were, and chats held before the path was known are stored under it.
+        """
+        with self._lock:
+            if self.path is not None:
+                return
+            self.path = path
+            adopted = [c for c in self._chats.values() if c.path is None]
+            for chat in adopted:
+                chat.path = path
+        store = self.persistence.open() if self.persistence is not None else None
+        stored = store.load_notebook(path) if store is not None else []
+        stored.sort(key=lambda saved: saved.updated)
+        with self._lock:
+            held = self._chats
+            self._chats = OrderedDict()
+            for saved in stored[-self.max_chats :]:
+                self._chats[saved.chat_id] = _restored(saved)
+            for chat_id, chat in held.items():
+                saved_chat = self._chats.pop(chat_id, None)
+                if saved_chat is not None:  # used before the path was known: stored first
+                    known = {m.id for m in chat.messages}
+                    chat.messages[:0] = [m for m in saved_chat.messages if m.id not in known]
+                    chat.custom_title = chat.custom_title or saved_chat.custom_title
+                self._chats[chat_id] = chat
+            known = {m.id for saved in stored for m in saved.messages}
+            finished = [
+                (chat.chat_id, [m for m in self.history_of(chat) if m.id not in known])
+                for chat in adopted
+            ]
+        if self.persistence is not None:
+            for chat_id, messages in finished:
+                if messages:
+                    self.persistence.save(path, chat_id, messages)
+
+    def history_of(self, chat: Chat) -> list[Message]:
+        """Copies of the chat's finished messages (service lock held)."""
+        streaming_id = chat.streaming.message.id if chat.streaming else None
+        return [dataclasses.replace(m) for m in chat.messages if m.id != streaming_id]
+
+    def chat_list(self, scope: ChatScope) -> list[ChatInfo]:
+        """This notebook's chats (``notebook``) or every notebook's (``all``), newest first:
+        the ones held here as they are now, the others as the store has them."""
+        persisted = self.persisted
+        with self._lock:
+            infos = {
+                (c.path, c.chat_id): c.info(persisted)
+                for c in self._chats.values()
+                if scope == "all" or c.path == self.path
+            }
+            path = self.path
+        store = self.persistence.open() if self.persistence is not None else None
+        if store is not None and (scope == "all" or path is not None):
+            for saved in store.chats(None if scope == "all" else path):
+                infos.setdefault(
+                    (saved.path, saved.chat_id),
+                    ChatInfo(
+                        chat_id=saved.chat_id,
+                        title=saved.title or title_of(saved.auto_title),
+                        updated=saved.updated,
+                        message_count=saved.message_count,
+                        streaming=False,
+                        path=saved.path,
+                        persisted=True,
+                    ),
+                )
+        return sorted(infos.values(), key=lambda info: info.updated, reverse=True)
+
+    def open_chat(self, chat_id: str, path: str | None = None) -> None:
+        """Load a stored chat (of any notebook) under its own id; every view gets its snapshot.
+
+        Raises ``UnknownChatError``, or ``BadRequestError`` when the id is ambiguous or
+        already open here from another notebook.
+        """
+        held = self._held(chat_id, path)
+        if held is None:
+            saved = self._stored(chat_id, path)
+            with self._lock:
+                if chat_id in self._chats:  # opened meanwhile
+                    held = self._held(chat_id, saved.path)
+                else:
+                    self._chats[chat_id] = _restored(saved)
+                    self._drop_idle()
+        self.snapshot(chat_id, self.emit)
+
+    def rename_chat(self, chat_id: str, title: str, path: str | None = None) -> None:
+        """Set a chat's title; every view gets a fresh ``chats`` list."""
+        held = self._held(chat_id, path)
+        if held is not None:
+            with self._lock:
+                held.custom_title = title
+            target = held.path
+        else:
+            target = self._stored(chat_id, path).path
+        if target is not None and self.persistence is not None and self.persistence.usable:
+            self.persistence.rename(target, chat_id, title)
+            self.persistence.flush()
+        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+
+    def delete_chat(self, chat_id: str, path: str | None = None) -> None:
+        """Remove a chat from this kernel and the store; every view gets the empty snapshot
+        and a fresh ``chats`` list."""
+        held = self._held(chat_id, path)
+        if held is not None:
+            self.stop(chat_id)
+            with self._lock:
+                if self._chats.get(chat_id) is held:
+                    del self._chats[chat_id]
+            target = held.path
+        else:
+            target = self._stored(chat_id, path).path
+        if target is not None and self.persistence is not None and self.persistence.usable:
+            self.persistence.delete(target, chat_id)
+            self.persistence.flush()
+        self.emit(Snapshot(chat_id=chat_id, messages=[], streaming=None))
+        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+
+    def export_source(self, chat_id: str, path: str | None = None) -> tuple[str, list[Message]]:
+        """(title, finished messages) of a chat held here or stored, for an export."""
+        held = self._held(chat_id, path)
+        if held is not None:
+            with self._lock:
+                return held.title, self.history_of(held)
+        saved = self._stored(chat_id, path)
+        return saved.title or title_of(
+            next((m.content for m in saved.messages if m.role == "user"), None)
+        ), saved.messages
+
+    def _held(self, chat_id: str, path: str | None) -> Chat | None:
+        """The chat held here under ``chat_id``, if it is the one ``path`` names."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+        if chat is None:
+            return None
+        if path is not None and chat.path != path:
+            where = f"notebook {chat.path!r}" if chat.path else "this kernel"
+            raise BadRequestError(f"chat {chat_id!r} is already open here from {where}")
+        return chat
+
+    def _stored(self, chat_id: str, path: str | None) -> StoredChat:
+        """The stored chat ``chat_id`` names (this notebook's first when ``path`` is None)."""
+        store = self.persistence.open() if self.persistence is not None else None
+        if store is None:
+            off = self.persistence is None or self.persistence.path is None
+            reason = "off" if off else "unusable"
+            raise UnknownChatError(
+                f"chat {chat_id!r} is not open in this kernel, and chat history is {reason}"
+            )
+        paths = [path] if path is not None else store.paths_of(chat_id)
+        if path is None and self.path in paths:
+            paths = [self.path]
+        if len(paths) > 1:
+            raise BadRequestError(
+                f"chat {chat_id!r} exists in {len(paths)} notebooks; say which with 'path'"
+            )
+        saved = store.load(paths[0], chat_id) if paths else None
+        if saved is None:
+            where = f" of notebook {path!r}" if path is not None else ""
+            raise UnknownChatError(f"no stored chat {chat_id!r}{where}")
+        return saved
+
+    def _drop_idle(self) -> None:
+        """Drop the least recently used idle chats beyond ``max_chats`` (lock held)."""
+        excess = len(self._chats) - self.max_chats
+        if excess > 0:
+            idle = [c.chat_id for c in self._chats.values() if c.streaming is None]
+            for old in idle[:excess]:
+                del self._chats[old]
+
     # -- replies ---------------------------------------------------------------------------
 
     def _model(self, model: str | ModelFn | None) -> tuple[str, ModelFn]:
@@ -379,3 +584,13 @@ class ChatService:
             usage=outcome.usage,
         )
         self.emit(done)
+
+
+def _restored(saved: StoredChat) -> Chat:
+    return Chat(
+        saved.chat_id,
+        messages=saved.messages,
+        updated=saved.updated,
+        path=saved.path,
+        custom_title=saved.title,
+    )

@@ -19,17 +19,25 @@ from ..context.refs import render as render_context
 from ..context.variables import list_variables
 from ..credentials import default_store
 from ..errors import DeltaChatError, ProtocolVersionError
+from ..export import export_chat
 from ..models.registry import ModelRegistry
 from ..protocol import (
     PROTOCOL,
+    Chats,
     Clear,
+    DeleteChat,
     Event,
+    Export,
+    Exported,
     Hello,
+    ListChats,
     ListModels,
     ListVariables,
     Models,
+    OpenChat,
     Ready,
     Regenerate,
+    RenameChat,
     Request,
     Send,
     Stop,
@@ -194,6 +202,8 @@ class CommServer:
                         f"this kernel speaks protocol {PROTOCOL}, not {version}; "
                         "update jupyter-deltachat on the side that is older"
                     )
+                if request.path is not None:
+                    self.service.use_path(request.path)
                 models = self.models_event()
                 answer(
                     Ready(
@@ -235,3 +245,23 @@ class CommServer:
                 hidden = getattr(shell, "user_ns_hidden", None)
                 variables, truncated = list_variables(user_namespace(), hidden)
                 answer(Variables(variables=variables, truncated=truncated))
+            case ListChats(scope=scope):
+                answer(Chats(chats=self.service.chat_list(scope), scope=scope))
+            case OpenChat():
+                self.service.open_chat(request.chat_id, request.path)
+            case RenameChat():
+                self.service.rename_chat(request.chat_id, request.title, request.path)
+            case DeleteChat():
+                self.service.delete_chat(request.chat_id, request.path)
+            case Export():
+                title, messages = self.service.export_source(request.chat_id, request.path)
+                filename, content = export_chat(title, messages, request.format)
+                answer(
+                    Exported(
+                        request_id=request.request_id,
+                        chat_id=request.chat_id,
+                        format=request.format,
+                        filename=filename,
+                        content=content,
+                    )
+                )

@@ -436,6 +436,8 @@ function chatInfo(chatId: string): IChatInfo {
     title: chatId === DEFAULT_CHAT ? 'Default chat' : `New chat ${chatId.slice(5)}`,
     updated: new Date().toISOString(),
     message_count: 0,
-    streaming: false
+    streaming: false,
+    path: null,
+    persisted: false
   };
 }

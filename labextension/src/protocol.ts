@@ -10,7 +10,12 @@ export const BOOTSTRAP_CODE =
 export const INSTALL_COMMAND = 'pip install jupyter-deltachat';
 
 export type Role = 'user' | 'assistant' | 'system';
-export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+export type FinishReason =
+  | 'stop'
+  | 'length'
+  | 'cancelled'
+  | 'error'
+  | 'interrupted';
 export type Channel = 'content' | 'reasoning';
 export type ContextKind = 'variable' | 'error' | 'cell' | 'notebook' | 'text';
 
@@ -99,6 +104,8 @@ export interface IChatInfo {
   updated: string;
   message_count: number;
   streaming: boolean;
+  path: string | null;
+  persisted: boolean;
 }
 
 export interface IUsage {
@@ -117,6 +124,7 @@ export interface IHello {
   type: 'hello';
   protocol: number;
   client?: string;
+  path?: string;
 }
 export interface ISend {
   type: 'send';
@@ -155,6 +163,36 @@ export interface IListModels {
   type: 'list_models';
 }
 
+export type ChatScope = 'notebook' | 'all';
+export type ExportFormat = 'markdown' | 'ipynb';
+export interface IListChats {
+  type: 'list_chats';
+  scope: ChatScope;
+}
+export interface IOpenChat {
+  type: 'open_chat';
+  chat_id: string;
+  path?: string;
+}
+export interface IRenameChat {
+  type: 'rename_chat';
+  chat_id: string;
+  title: string;
+  path?: string;
+}
+export interface IDeleteChat {
+  type: 'delete_chat';
+  chat_id: string;
+  path?: string;
+}
+export interface IExport {
+  type: 'export';
+  request_id: string;
+  chat_id: string;
+  format: ExportFormat;
+  path?: string;
+}
+
 export type ClientRequest =
   | IHello
   | ISend
@@ -163,7 +201,12 @@ export type ClientRequest =
   | ISync
   | IClear
   | IListModels
-  | IListVariables;
+  | IListVariables
+  | IListChats
+  | IOpenChat
+  | IRenameChat
+  | IDeleteChat
+  | IExport;
 
 // Kernel to frontend.
 
@@ -229,6 +272,19 @@ export interface IVariables {
   variables: IVariableInfo[];
   truncated: boolean;
 }
+export interface IChats {
+  type: 'chats';
+  chats: IChatInfo[];
+  scope: ChatScope;
+}
+export interface IExported {
+  type: 'exported';
+  request_id: string;
+  chat_id: string;
+  format: ExportFormat;
+  filename: string;
+  content: string;
+}
 
 export type KernelEvent =
   | IReady
@@ -239,7 +295,9 @@ export type KernelEvent =
   | IErrorEvent
   | ISnapshot
   | IModels
-  | IVariables;
+  | IVariables
+  | IChats
+  | IExported;
 
 /** Code points, as the kernel counts `done.length`. */
 export function codePointLength(text: string): number {
