@@ -371,3 +371,20 @@ def test_an_error_ref_without_a_last_error_is_bad_request(monkeypatch: pytest.Mo
         monkeypatch.delattr(sys, name, raising=False)
     with pytest.raises(BadRequestError, match="^there is no last error: no cell has raised"):
         render([ContextRef(kind="error")], {})
+
+
+def test_a_failing_part_of_a_summary_leaves_the_rest() -> None:
+    assert text_of(pd.DataFrame(index=range(3))) == (
+        "pandas.DataFrame: 3 rows × 0 columns, memory 132 B (object contents not counted)\n"
+        "index: RangeIndex [0, 1, 2]\ncolumns (dtype):"
+    )
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+        __str__ = __repr__
+
+    text = text_of(pd.DataFrame({"a": [Unprintable()]}))
+    assert text.splitlines()[-1] == "describe(): failed (RuntimeError: no repr)"
+    assert "head(5): failed (RuntimeError: no repr)" in text

@@ -19,9 +19,10 @@ import itertools
 import reprlib
 import traceback
 import types
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
+from ..types import Attachment
 from .registry import Summary, builtin
 
 SAMPLE_ROWS = 10_000
@@ -107,12 +108,29 @@ def pandas_dataframe(df: Any) -> str:
     with pd.option_context(
         "display.max_columns", 30, "display.width", 200, "display.max_colwidth", 40
     ):
-        if rows:
-            lines += [f"head({HEAD_ROWS}):", df.head(HEAD_ROWS).to_string(max_cols=30)]
+        if rows and columns:
+            lines += part(
+                f"head({HEAD_ROWS})",
+                lambda: df.head(HEAD_ROWS).to_string(max_cols=30, max_colwidth=40),
+            )
             sample, note = _pandas_sample(df)
-            described = sample.iloc[:, :30].describe(include="all")
-            lines += [f"describe(){note}:", described.to_string(max_cols=30)]
+            lines += part(
+                f"describe(){note}",
+                lambda: (
+                    sample.iloc[:, :30]
+                    .describe(include="all")
+                    .to_string(max_cols=30, max_colwidth=40)
+                ),
+            )
     return "\n".join(lines)
+
+
+def part(title: str, make: Callable[[], str]) -> list[str]:
+    """A titled part of a summary; one that fails says so and the rest of it stays."""
+    try:
+        return [f"{title}:", make()]
+    except Exception as exc:  # noqa: BLE001 - e.g. describe() of unhashable values
+        return [f"{title}: failed ({type(exc).__name__}: {exc})"]
 
 
 @builtin("pandas.Series")
@@ -126,9 +144,9 @@ def pandas_series(series: Any) -> str:
     ]
     with pd.option_context("display.max_colwidth", 60):
         if rows:
-            lines += [f"head({HEAD_ROWS}):", series.head(HEAD_ROWS).to_string()]
+            lines += part(f"head({HEAD_ROWS})", lambda: series.head(HEAD_ROWS).to_string())
             sample, note = _pandas_sample(series)
-            lines += [f"describe(){note}:", sample.describe().to_string()]
+            lines += part(f"describe(){note}", lambda: sample.describe().to_string())
     return "\n".join(lines)
 
 
@@ -169,10 +187,10 @@ def polars_dataframe(df: Any) -> str:
     if columns > MAX_COLUMNS_LISTED:
         lines.append(f"  … and {_count(columns - MAX_COLUMNS_LISTED)} more columns")
     with pl.Config(tbl_cols=30, tbl_width_chars=200, fmt_str_lengths=40):
-        if rows:
-            lines += [f"head({HEAD_ROWS}):", str(df.head(HEAD_ROWS))]
+        if rows and columns:
+            lines += part(f"head({HEAD_ROWS})", lambda: str(df.head(HEAD_ROWS)))
             sample, note = _polars_sample(df[:, :30] if columns > 30 else df)
-            lines += [f"describe(){note}:", str(sample.describe())]
+            lines += part(f"describe(){note}", lambda: str(sample.describe()))
     return "\n".join(lines)
 
 
@@ -181,9 +199,9 @@ def polars_series(series: Any) -> str:
     rows = len(series)
     lines = [f"polars.Series {series.name!r}: {_count(rows)} values, dtype {series.dtype}"]
     if rows:
-        lines += [f"head({HEAD_ROWS}):", str(series.head(HEAD_ROWS).to_list())]
+        lines += part(f"head({HEAD_ROWS})", lambda: short_repr(series.head(HEAD_ROWS).to_list()))
         sample, note = _polars_sample(series)
-        lines += [f"describe(){note}:", str(sample.describe())]
+        lines += part(f"describe(){note}", lambda: str(sample.describe()))
     return "\n".join(lines)
 
 
@@ -247,7 +265,7 @@ def matplotlib_figure(figure: Any) -> Summary:
     width, height = figure.get_size_inches()
     lines = [f"matplotlib Figure: {width:g} × {height:g} in, {len(figure.axes)} axes"]
     for number, axes in enumerate(figure.axes[:SAMPLE_ITEMS], 1):
-        title = axes.get_title() or (figure._suptitle.get_text() if figure._suptitle else "")
+        title = axes.get_title() or figure.get_suptitle()
         parts = [f"axes {number}: title {title!r}"]
         parts.append(f"x {axes.get_xlabel()!r} {tuple(round(v, 6) for v in axes.get_xlim())}")
         parts.append(f"y {axes.get_ylabel()!r} {tuple(round(v, 6) for v in axes.get_ylim())}")
@@ -267,8 +285,6 @@ def matplotlib_figure(figure: Any) -> Summary:
     name = f"figure-{figure.number if getattr(figure, 'number', None) else id(figure)}.png"
     lines.append(f"(the figure is attached as the image {name})")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    from ..types import Attachment
-
     return Summary("\n".join(lines), [Attachment(name=name, media_type="image/png", data=data)])
 
 
