@@ -1,3 +1,5 @@
+import { Lexer, Token, walkTokens } from 'marked';
+
 /**
  * Finds where finished Markdown blocks end in a growing text, so the renderer can keep
  * them and re-render only the tail. A boundary is the start of a non-indented line that
@@ -86,4 +88,116 @@ const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
 
 function isClosedMath(trimmed: string): boolean {
   return trimmed.length > 4 && trimmed.endsWith('$$');
+}
+
+/**
+ * Marks a real `<` (not backslash-escaped) while the reply is lexed: a private-use
+ * character, the `<`'s index as private-use hex digits, a private-use terminator. marked
+ * treats these as plain text, so nothing they stand for can open HTML during that lex.
+ */
+const MARK_OPEN = '\uE000';
+const MARK_CLOSE = '\uE001';
+const MARK_DIGIT = 0xe010;
+const MARK = /\uE000([\uE010-\uE01F]+)\uE001/g;
+const MARK_CHARS = /[\uE000-\uE01F]/g;
+/** What follows the `<` of an autolink (CommonMark's URI autolink, without backticks). */
+const AUTOLINK = /[a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s\x00-\x1f<>`\uE000-\uE01F]*>/y;
+
+/**
+ * The reply's Markdown with its raw HTML shown as text: every `<` outside code spans and
+ * fenced or indented code becomes `&lt;` (which renders as `<`), so a reply can bring no
+ * element, attribute, class or style of its own (docs/security.md). Code keeps its text.
+ *
+ * What is code is decided by marked's lexer, the tokenizer of JupyterLab's Markdown parser,
+ * on the text with each `<` replaced by an inert mark (so the result of escaping is what
+ * was lexed): marks inside code tokens become `<` again, and so do those that open an
+ * autolink (`<https://…>`, no backtick in it, so no code span can change); all others
+ * `&lt;`. The result is
+ * lexed once more and, should marked find any HTML in it, every `<` is escaped instead.
+ * Math is not seen here: JupyterLab takes it out before the parser and escapes it itself.
+ */
+export function escapeRawHtml(markdown: string): string {
+  return neutralized(markdown).markdown;
+}
+
+/**
+ * The text of each fenced or indented code block `escapeRawHtml(markdown)` renders, in
+ * document order: what Copy and Insert take, never the rendered DOM.
+ */
+export function codeBlocks(markdown: string): string[] {
+  return neutralized(markdown).code;
+}
+
+function neutralized(markdown: string): { markdown: string; code: string[] } {
+  if (!markdown.includes('<')) {
+    return { markdown, code: codeTexts(lex(markdown)) };
+  }
+  const source = markdown.replace(MARK_CHARS, '\uFFFD');
+  let count = 0;
+  let marked = '';
+  let from = 0;
+  for (let at = source.indexOf('<'); at >= 0; at = source.indexOf('<', at + 1)) {
+    if (escapedByBackslash(source, at)) {
+      continue;
+    }
+    marked += source.slice(from, at) + mark(count++);
+    from = at + 1;
+  }
+  marked += source.slice(from);
+  const inCode = new Set<string>();
+  walkTokens(lex(marked), token => {
+    if (token.type === 'code' || token.type === 'codespan') {
+      for (const found of (token.text as string).matchAll(MARK)) {
+        inCode.add(found[1]);
+      }
+    }
+  });
+  const escaped = marked.replace(MARK, (found: string, digits: string, at: number) =>
+    inCode.has(digits) || opensAutolink(marked, at + found.length) ? '<' : '&lt;'
+  );
+  const tokens = lex(escaped);
+  let html = false;
+  walkTokens(tokens, token => {
+    html ||= token.type === 'html';
+  });
+  if (!html) {
+    return { markdown: escaped, code: codeTexts(tokens) };
+  }
+  const allEscaped = marked.replace(MARK, '&lt;');
+  return { markdown: allEscaped, code: codeTexts(lex(allEscaped)) };
+}
+
+function lex(markdown: string): Token[] {
+  return new Lexer({ gfm: true }).lex(markdown);
+}
+
+function codeTexts(tokens: Token[]): string[] {
+  const code: string[] = [];
+  walkTokens(tokens, token => {
+    if (token.type === 'code') {
+      code.push(token.text as string);
+    }
+  });
+  return code;
+}
+
+function opensAutolink(text: string, at: number): boolean {
+  AUTOLINK.lastIndex = at;
+  return AUTOLINK.test(text);
+}
+
+function mark(index: number): string {
+  const digits = [...index.toString(16)].map(digit =>
+    String.fromCharCode(MARK_DIGIT + parseInt(digit, 16))
+  );
+  return MARK_OPEN + digits.join('') + MARK_CLOSE;
+}
+
+/** Whether an odd number of backslashes precede `at`: then `\<` is Markdown for a plain `<`. */
+function escapedByBackslash(text: string, at: number): boolean {
+  let slashes = 0;
+  while (at - slashes > 0 && text[at - slashes - 1] === '\\') {
+    slashes++;
+  }
+  return slashes % 2 === 1;
 }

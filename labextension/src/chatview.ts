@@ -1,7 +1,8 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ChatChange, ChatState } from './chatstate';
 import { caretDownIcon } from '@jupyterlab/ui-components';
-import { IMessageActions, MessageView, iconButton } from './messageview';
+import { iconButton } from './dom';
+import { IMessageActions, MessageView } from './messageview';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 
 /** How close to the bottom (px) still counts as "following the stream". */

@@ -2,7 +2,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
-import { button } from './messageview';
+import { button } from './dom';
 
 interface IField {
   name: string;

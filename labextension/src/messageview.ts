@@ -1,7 +1,8 @@
 import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { LabIcon, addBelowIcon, caretDownEmptyIcon, copyIcon } from '@jupyterlab/ui-components';
+import { addBelowIcon, copyIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
+import { button, iconButton } from './dom';
 import { MarkdownStream, RenderMode } from './render';
 
 /** What a message view needs from the panel around it. */
@@ -56,7 +57,7 @@ export class MessageView {
     if (message.role === 'assistant') {
       this._body = new MarkdownStream(
         rendermime,
-        node => this._decorateCode(node),
+        (node, code) => this._decorateCode(node, code),
         mode,
         minIntervalMs
       );
@@ -140,21 +141,29 @@ export class MessageView {
     this._error.replaceChildren(text, retry);
   }
 
-  /** Copy and Insert-below buttons on every code block, added once per rendered block. */
-  private _decorateCode(node: HTMLElement): void {
+  /**
+   * Copy and Insert-below buttons on each code block, added once per rendered block. What
+   * they take is the block's text in the Markdown source (`code`, in document order), never
+   * the rendered DOM; a block whose shown text is not exactly its source gets no buttons.
+   */
+  private _decorateCode(node: HTMLElement, code: string[]): void {
+    let next = 0;
     node.querySelectorAll('pre').forEach(pre => {
-      if (pre.parentElement?.classList.contains('jp-DeltaChat-code')) {
+      const shown = (pre.textContent ?? '').replace(/\n$/, '');
+      const index = code.indexOf(shown, next);
+      if (index < 0) {
         return;
       }
+      next = index + 1;
+      const source = code[index];
       const wrap = document.createElement('div');
       wrap.className = 'jp-DeltaChat-code';
       const bar = document.createElement('div');
       bar.className = 'jp-DeltaChat-codeBar';
-      const code = () => (pre.textContent ?? '').replace(/\n$/, '');
       bar.append(
-        iconButton(copyIcon, 'Copy code', () => Clipboard.copyToSystem(code())),
+        iconButton(copyIcon, 'Copy code', () => Clipboard.copyToSystem(source)),
         iconButton(addBelowIcon, 'Insert code below the active cell', () =>
-          this._actions.insertCode(code())
+          this._actions.insertCode(source)
         )
       );
       pre.replaceWith(wrap);
@@ -187,70 +196,6 @@ function setData(node: HTMLElement, key: string, value: string | undefined): voi
   } else {
     node.dataset[key] = value;
   }
-}
-
-export function button(
-  text: string,
-  label: string,
-  onClick: () => void
-): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = 'jp-DeltaChat-button';
-  element.textContent = text;
-  element.setAttribute('aria-label', label);
-  element.title = label;
-  element.addEventListener('click', onClick);
-  return element;
-}
-
-/**
- * A compact JupyterLab-style toolbar button: a LabIcon, optionally a short text; the
- * accessible name is `label` (also the tooltip).
- */
-export function iconButton(
-  icon: LabIcon,
-  label: string,
-  onClick: () => void,
-  text = ''
-): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal jp-DeltaChat-iconButton';
-  element.append(
-    icon.element({
-      tag: 'span',
-      className: 'jp-DeltaChat-icon',
-      elementPosition: 'center',
-      height: '16px',
-      width: '16px'
-    })
-  );
-  // The per-element id would make two renders of the same message differ.
-  element.querySelectorAll('[data-icon-id]').forEach(node => node.removeAttribute('data-icon-id'));
-  if (text) {
-    const span = document.createElement('span');
-    span.className = 'jp-ToolbarButtonComponent-label';
-    span.textContent = text;
-    element.append(span);
-  }
-  element.setAttribute('aria-label', label);
-  element.title = label;
-  element.addEventListener('click', onClick);
-  return element;
-}
-
-/** A `<select>` in JupyterLab's HTMLSelect look (wrapper, caret icon). */
-export function styledSelect(label: string, select: HTMLSelectElement): HTMLElement {
-  const wrap = document.createElement('div');
-  wrap.className = 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select';
-  select.setAttribute('aria-label', label);
-  select.title = label;
-  wrap.append(
-    select,
-    caretDownEmptyIcon.element({ tag: 'span', className: 'jp-DeltaChat-caret' })
-  );
-  return wrap;
 }
 
 /** Errors in plain words: what happened and what to do. */

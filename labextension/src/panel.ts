@@ -14,7 +14,8 @@ import {
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
-import { iconButton, plainWords, styledSelect } from './messageview';
+import { iconButton, styledSelect } from './dom';
+import { plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
 import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';

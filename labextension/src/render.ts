@@ -1,6 +1,6 @@
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { BlockSplitter } from './blocks';
+import { BlockSplitter, codeBlocks, escapeRawHtml } from './blocks';
 
 const MARKDOWN = 'text/markdown';
 /** Finished blocks rendered together into one kept element, up to about this many characters. */
@@ -11,6 +11,9 @@ const STEP_BUDGET_MS = 12;
 export const DEFAULT_TAIL_INTERVAL_MS = 100;
 
 export type RenderMode = 'incremental' | 'naive';
+
+/** Called once per rendered block with the source text of each code block in it, in order. */
+export type Decorate = (node: HTMLElement, code: string[]) => void;
 
 /**
  * Renders one growing Markdown message with JupyterLab's own markdown renderer (the
@@ -26,13 +29,15 @@ export type RenderMode = 'incremental' | 'naive';
  */
 export class MarkdownStream {
   constructor(
-    private readonly _rendermime: IRenderMimeRegistry,
-    private readonly _decorate: (node: HTMLElement) => void,
+    rendermime: IRenderMimeRegistry,
+    private readonly _decorate: Decorate,
     readonly mode: RenderMode = 'incremental',
     private readonly _tailIntervalMs = DEFAULT_TAIL_INTERVAL_MS
   ) {
+    this._rendermime = replyRendermime(rendermime, this._loadedImages);
     this.node = document.createElement('div');
     this.node.className = 'jp-DeltaChat-markdown';
+    this.node.addEventListener('click', event => this._loadImage(event));
     this._tail = this._newRenderer();
     this.node.appendChild(this._tail.node);
   }
@@ -232,7 +237,27 @@ export class MarkdownStream {
       // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
       await this._rendermime.latexTypesetter?.typeset(renderer.node);
     }
-    this._decorate(renderer.node);
+    this._decorate(renderer.node, codeBlocks(text));
+  }
+
+  /** A click on a held image's button: this message may now load that image, and does. */
+  private _loadImage(event: MouseEvent): void {
+    const target = event.target as Element | null;
+    const load = target?.closest?.(`.${IMAGE_LOAD_CLASS}`);
+    const held = load?.closest(`.${HELD_IMAGE_CLASS}`);
+    if (!held || !this.node.contains(held)) {
+      return;
+    }
+    const src = held.getAttribute(HELD_SRC) ?? '';
+    this._loadedImages.add(src);
+    const image = document.createElement('img');
+    image.alt = held.getAttribute(HELD_ALT) ?? '';
+    const title = held.getAttribute(HELD_TITLE);
+    if (title !== null) {
+      image.title = title;
+    }
+    image.src = src;
+    held.replaceWith(image);
   }
 
   private _newRenderer(): IRenderMime.IRenderer {
@@ -247,6 +272,9 @@ export class MarkdownStream {
     waiters.forEach(resolve => resolve());
   }
 
+  private readonly _rendermime: IRenderMimeRegistry;
+  /** Remote images the user chose to load in this message (its later renders keep them). */
+  private readonly _loadedImages = new Set<string>();
   private _text = '';
   private _tail: IRenderMime.IRenderer;
   private _splitter = new BlockSplitter();
@@ -261,4 +289,151 @@ export class MarkdownStream {
   private _disposed = false;
   private _final = false;
   private _idleWaiters: Array<() => void> = [];
+}
+
+/** Largest `data:` image a reply may show without a click (characters of its URL). */
+export const MAX_DATA_IMAGE_CHARS = 256 * 1024;
+const DATA_IMAGE = /^data:image\/(?:png|jpeg|gif|webp)[;,]/i;
+const HELD_IMAGE_CLASS = 'jp-DeltaChat-heldImage';
+const IMAGE_LOAD_CLASS = 'jp-DeltaChat-loadImage';
+const HELD_SRC = 'data-src';
+const HELD_ALT = 'data-alt';
+const HELD_TITLE = 'data-title';
+/** Attributes marked, the highlighter and mermaid put on elements; all else is dropped. */
+const KEPT_ATTRIBUTES = new Set([
+  'align',
+  'alt',
+  'checked',
+  'class',
+  'colspan',
+  'data-jupyter-id',
+  'disabled',
+  'height',
+  'href',
+  'id',
+  'rowspan',
+  'src',
+  'start',
+  'title',
+  'type',
+  'width'
+]);
+/** Classes of code highlighting and of JupyterLab's mermaid figures. */
+const KEPT_CLASS = /^(?:language-[\w+#.-]*|cm-[\w-]+|tok-[\w-]+|ͼ[\da-z]+|jp-RenderedMermaid[\w-]*)$/;
+
+/**
+ * The registry a reply renders with: JupyterLab's own, whose Markdown parser first shows
+ * raw HTML as text (`escapeRawHtml`) and whose sanitizer's output is then held to the
+ * elements Markdown makes (`restrictReplyHtml`), before it is ever parsed into live DOM.
+ */
+function replyRendermime(
+  rendermime: IRenderMimeRegistry,
+  loadedImages: ReadonlySet<string>
+): IRenderMimeRegistry {
+  const parser = rendermime.markdownParser;
+  const sanitizer = rendermime.sanitizer;
+  return rendermime.clone({
+    markdownParser: {
+      render: async (source: string) =>
+        parser ? parser.render(escapeRawHtml(source)) : `<pre>${escapeHtml(source)}</pre>`
+    },
+    sanitizer: {
+      allowNamedProperties: sanitizer.allowNamedProperties,
+      getAutolink: () => sanitizer.getAutolink?.() ?? true,
+      sanitize: (dirty, options) =>
+        restrictReplyHtml(sanitizer.sanitize(dirty, options), loadedImages)
+    }
+  });
+}
+
+/**
+ * Sanitized reply HTML, held in an inert template (nothing in it loads or runs): keeps only
+ * the attributes and classes Markdown rendering makes, and turns every image that would
+ * load from another origin (or is an SVG or a large `data:` URL) into a placeholder with a
+ * button that loads it on click, unless this message already loaded it.
+ */
+export function restrictReplyHtml(html: string, loadedImages: ReadonlySet<string>): string {
+  const template = document.createElement('template');
+  template.innerHTML = html;
+  for (const element of template.content.querySelectorAll('*')) {
+    for (const name of element.getAttributeNames()) {
+      if (!KEPT_ATTRIBUTES.has(name)) {
+        element.removeAttribute(name);
+      }
+    }
+    const classes = [...element.classList].filter(name => KEPT_CLASS.test(name));
+    if (classes.length) {
+      element.className = classes.join(' ');
+    } else {
+      element.removeAttribute('class');
+    }
+  }
+  for (const image of template.content.querySelectorAll('img')) {
+    const src = image.getAttribute('src') ?? '';
+    if (!imageLoadsWithoutClick(src, image, loadedImages)) {
+      image.replaceWith(heldImage(image, src));
+    }
+  }
+  return template.innerHTML;
+}
+
+function imageLoadsWithoutClick(
+  src: string,
+  image: Element,
+  loadedImages: ReadonlySet<string>
+): boolean {
+  if (loadedImages.has(src)) {
+    return true;
+  }
+  if (/^\s*data:/i.test(src)) {
+    if (image.closest('.jp-RenderedMermaid') && /^data:image\/svg\+xml,/.test(src)) {
+      return true; // JupyterLab's own mermaid figure: an SVG image can neither run nor fetch
+    }
+    return DATA_IMAGE.test(src) && src.length <= MAX_DATA_IMAGE_CHARS;
+  }
+  const url = parseUrl(src);
+  return (
+    url !== null &&
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.origin === window.location.origin
+  );
+}
+
+function heldImage(image: Element, src: string): HTMLElement {
+  const doc = image.ownerDocument;
+  const url = parseUrl(src);
+  const held = doc.createElement('span');
+  held.className = HELD_IMAGE_CLASS;
+  held.setAttribute(HELD_SRC, src);
+  const alt = image.getAttribute('alt') ?? '';
+  held.setAttribute(HELD_ALT, alt);
+  const title = image.getAttribute('title');
+  if (title !== null) {
+    held.setAttribute(HELD_TITLE, title);
+  }
+  const label = doc.createElement('span');
+  label.className = 'jp-DeltaChat-heldImageAlt';
+  label.textContent = alt || 'Image';
+  held.append(label);
+  if (url?.protocol === 'http:' || url?.protocol === 'https:') {
+    const button = doc.createElement('button');
+    button.type = 'button';
+    button.className = `jp-DeltaChat-button ${IMAGE_LOAD_CLASS}`;
+    button.textContent = `Load image from ${url.host}`;
+    button.title = `Load ${src.length > 200 ? `${src.slice(0, 200)}…` : src}`;
+    held.append(button);
+  }
+  return held;
+}
+
+function parseUrl(src: string): URL | null {
+  try {
+    return new URL(src, document.baseURI);
+  } catch {
+    return null;
+  }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

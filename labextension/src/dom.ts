@@ -1,0 +1,66 @@
+import { LabIcon, caretDownEmptyIcon } from '@jupyterlab/ui-components';
+
+/** A plain text button in the panel's look. */
+export function button(
+  text: string,
+  label: string,
+  onClick: () => void
+): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = 'jp-DeltaChat-button';
+  element.textContent = text;
+  element.setAttribute('aria-label', label);
+  element.title = label;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+/**
+ * A compact JupyterLab-style toolbar button: a LabIcon, optionally a short text; the
+ * accessible name is `label` (also the tooltip).
+ */
+export function iconButton(
+  icon: LabIcon,
+  label: string,
+  onClick: () => void,
+  text = ''
+): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal jp-DeltaChat-iconButton';
+  element.append(
+    icon.element({
+      tag: 'span',
+      className: 'jp-DeltaChat-icon',
+      elementPosition: 'center',
+      height: '16px',
+      width: '16px'
+    })
+  );
+  // The per-element id would make two renders of the same message differ.
+  element.querySelectorAll('[data-icon-id]').forEach(node => node.removeAttribute('data-icon-id'));
+  if (text) {
+    const span = document.createElement('span');
+    span.className = 'jp-ToolbarButtonComponent-label';
+    span.textContent = text;
+    element.append(span);
+  }
+  element.setAttribute('aria-label', label);
+  element.title = label;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+/** A `<select>` in JupyterLab's HTMLSelect look (wrapper, caret icon). */
+export function styledSelect(label: string, select: HTMLSelectElement): HTMLElement {
+  const wrap = document.createElement('div');
+  wrap.className = 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select';
+  select.setAttribute('aria-label', label);
+  select.title = label;
+  wrap.append(
+    select,
+    caretDownEmptyIcon.element({ tag: 'span', className: 'jp-DeltaChat-caret' })
+  );
+  return wrap;
+}
