@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, start_lab, stop_lab
+from security_helpers import Beacon
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,6 +30,16 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         yield server
     finally:
         stop_lab(server)
+
+
+@pytest.fixture(scope="module")
+def beacon() -> Iterator[Beacon]:
+    """A listener standing in for an attacker's host (tests/browser/security_helpers.py)."""
+    listener = Beacon()
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 @pytest.fixture(scope="module")

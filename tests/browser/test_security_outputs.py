@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import urllib.request
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import security_helpers
 from lab_helpers import KERNEL_TIMEOUT, new_notebook, open_lab, run_cell
 from lab_server import LabServer, start_lab, stop_lab
 from payload_corpus import CORPUS_PATH, PAYLOADS
+from security_helpers import Beacon
 
 CLASSES = sorted({entry["class"] for entry in PAYLOADS})
 SENTINEL = "All payloads sent."
@@ -85,63 +84,9 @@ FINDINGS = """() => {
 }"""
 
 
-class Beacon:
-    """A listener on 127.0.0.1 that records every request a payload makes it receive."""
-
-    def __init__(self) -> None:
-        hits: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.hits = hits
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def beacon() -> Iterator[Beacon]:
-    listener = Beacon()
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
-class Watched:
-    """A page with everything a payload could make it do recorded."""
-
-    def __init__(self, page: Any, server: LabServer) -> None:
-        self.page, self.server = page, server
-        self.dialogs: list[str] = []
-        self.requests: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("request", lambda request: self.requests.append(request.url))
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
+class Watched(security_helpers.Watched):
     def assert_nothing_ran_or_loaded(self, beacon: Beacon) -> None:
-        allowed = (self.server.url, "data:", "blob:", "about:")
-        assert self.page.evaluate("() => window.top.__pwned") is None
-        assert self.dialogs == []
-        assert [url for url in self.requests if not url.startswith(allowed)] == []
-        assert beacon.hits == []
+        super().assert_nothing_ran_or_loaded(beacon)
         assert self.page.evaluate(FINDINGS) == []
 
 
