@@ -1,4 +1,4 @@
-import { Lexer, Token, walkTokens } from 'marked';
+import { Lexer, Token, Tokens } from 'marked';
 
 /**
  * Finds where finished Markdown blocks end in a growing text, so the renderer can keep
@@ -112,9 +112,9 @@ const AUTOLINK = /[a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s\x00-\x1f<>`\uE000-\uE01F]*>/
  * on the text with each `<` replaced by an inert mark (so the result of escaping is what
  * was lexed): marks inside code tokens become `<` again, and so do those that open an
  * autolink (`<https://…>`, no backtick in it, so no code span can change); all others
- * `&lt;`. The result is
- * lexed once more and, should marked find any HTML in it, every `<` is escaped instead.
- * Math is not seen here: JupyterLab takes it out before the parser and escapes it itself.
+ * `&lt;`. The result is lexed once more and, should marked find any HTML in it, every `<`
+ * is escaped instead. Math is not seen here: JupyterLab takes it out before the parser and
+ * escapes it itself.
  */
 export function escapeRawHtml(markdown: string): string {
   return neutralized(markdown).markdown;
@@ -128,7 +128,22 @@ export function codeBlocks(markdown: string): string[] {
   return neutralized(markdown).code;
 }
 
-function neutralized(markdown: string): { markdown: string; code: string[] } {
+interface INeutralized {
+  markdown: string;
+  code: string[];
+}
+
+/** The last text neutralized: a render asks twice (its parser, then its code buttons). */
+let lastNeutralized: { source: string; result: INeutralized } | null = null;
+
+function neutralized(markdown: string): INeutralized {
+  if (lastNeutralized?.source !== markdown) {
+    lastNeutralized = { source: markdown, result: neutralize(markdown) };
+  }
+  return lastNeutralized.result;
+}
+
+function neutralize(markdown: string): INeutralized {
   if (!markdown.includes('<')) {
     return { markdown, code: codeTexts(lex(markdown)) };
   }
@@ -145,7 +160,7 @@ function neutralized(markdown: string): { markdown: string; code: string[] } {
   }
   marked += source.slice(from);
   const inCode = new Set<string>();
-  walkTokens(lex(marked), token => {
+  visit(lex(marked), token => {
     if (token.type === 'code' || token.type === 'codespan') {
       for (const found of (token.text as string).matchAll(MARK)) {
         inCode.add(found[1]);
@@ -157,7 +172,7 @@ function neutralized(markdown: string): { markdown: string; code: string[] } {
   );
   const tokens = lex(escaped);
   let html = false;
-  walkTokens(tokens, token => {
+  visit(tokens, token => {
     html ||= token.type === 'html';
   });
   if (!html) {
@@ -173,12 +188,29 @@ function lex(markdown: string): Token[] {
 
 function codeTexts(tokens: Token[]): string[] {
   const code: string[] = [];
-  walkTokens(tokens, token => {
+  visit(tokens, token => {
     if (token.type === 'code') {
       code.push(token.text as string);
     }
   });
   return code;
+}
+
+/** Every token, depth first in document order (marked's `walkTokens` costs half a lex). */
+function visit(tokens: Token[], see: (token: Token) => void): void {
+  for (const token of tokens) {
+    see(token);
+    if (token.type === 'table') {
+      const table = token as Tokens.Table;
+      for (const cell of [...table.header, ...table.rows.flat()]) {
+        visit(cell.tokens, see);
+      }
+    } else if (token.type === 'list') {
+      visit((token as Tokens.List).items, see);
+    } else if ('tokens' in token && token.tokens) {
+      visit(token.tokens, see);
+    }
+  }
 }
 
 function opensAutolink(text: string, at: number): boolean {

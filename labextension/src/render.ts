@@ -248,6 +248,7 @@ export class MarkdownStream {
     if (!held || !this.node.contains(held)) {
       return;
     }
+    event.preventDefault(); // a held image inside a link loads; the link is not followed
     const src = held.getAttribute(HELD_SRC) ?? '';
     this._loadedImages.add(src);
     const image = document.createElement('img');
@@ -292,7 +293,7 @@ export class MarkdownStream {
 }
 
 /** Largest `data:` image a reply may show without a click (characters of its URL). */
-export const MAX_DATA_IMAGE_CHARS = 256 * 1024;
+const MAX_DATA_IMAGE_CHARS = 256 * 1024;
 const DATA_IMAGE = /^data:image\/(?:png|jpeg|gif|webp)[;,]/i;
 const HELD_IMAGE_CLASS = 'jp-DeltaChat-heldImage';
 const IMAGE_LOAD_CLASS = 'jp-DeltaChat-loadImage';
