@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -388,3 +389,20 @@ def test_a_failing_part_of_a_summary_leaves_the_rest() -> None:
     text = text_of(pd.DataFrame({"a": [Unprintable()]}))
     assert text.splitlines()[-1] == "describe(): failed (RuntimeError: no repr)"
     assert "head(5): failed (RuntimeError: no repr)" in text
+
+
+def test_a_stored_message_keeps_its_context(tmp_path: Path) -> None:
+    from jupyter_deltachat.history import ChatStore
+    from jupyter_deltachat.types import Message
+
+    item, _ = summarize({"api_key": KEY, "rows": 3}, "cfg")
+    message = Message("user", "why?", context=[item, make_item("text", "notes", "x = 1")])
+    store = ChatStore(tmp_path / "chats.sqlite3")
+    try:
+        with store.write() as writer:
+            writer.put("a.ipynb", "default", message)
+        stored = store.load("a.ipynb", "default")
+    finally:
+        store.close()
+    assert stored is not None and stored.messages[0].context == message.context
+    assert KEY not in (tmp_path / "chats.sqlite3").read_bytes().decode("utf-8", "replace")
