@@ -83,6 +83,24 @@ class KernelHarness:
             raise AssertionError(f"kernel code failed: {reply['content']}")
         return reply["content"]
 
+    def outputs(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Run ``code``; its iopub outputs (``stream``, ``display_data``, ``error``, …) in
+        order, each as its content with ``type`` added, up to the kernel's idle status."""
+        msg_id = self.start_execute(code)
+        self.wait_reply(msg_id, timeout)
+        with self._lock:
+            replies = self._replies[msg_id]
+        outputs = []
+        while True:
+            msg = replies.get(timeout=timeout)
+            kind = msg["msg_type"]
+            if kind == "status" and msg["content"]["execution_state"] == "idle":
+                with self._lock:
+                    self._replies.pop(msg_id, None)
+                return outputs
+            if kind not in ("status", "execute_input"):
+                outputs.append({"type": kind, **msg["content"]})
+
     def start_execute(
         self, code: str, *, silent: bool = False, subshell_id: str | None = None
     ) -> str:

@@ -475,3 +475,77 @@ def test_a_reply_cleared_while_streaming_is_not_written_back(kernels: Kernels) -
     assert client.next("done")["finish_reason"] == "cancelled"
     kernel.execute(FLUSH)
     assert stored(kernels.history, "/work/nb/one.ipynb") == {"default": []}
+
+
+# -- %chat history / open / export -------------------------------------------------------
+
+
+def printed(outputs: list[dict[str, Any]]) -> str:
+    return "".join(o["text"] for o in outputs if o["type"] == "stream")
+
+
+def failure(outputs: list[dict[str, Any]]) -> str:
+    (error,) = [o for o in outputs if o["type"] == "error"]
+    return error["evalue"]
+
+
+def table(outputs: list[dict[str, Any]]) -> list[list[str]]:
+    """The rows of the Markdown table a cell displayed, the update times left out."""
+    (shown,) = [o for o in outputs if o["type"] == "display_data"]
+    lines = shown["data"]["text/markdown"].splitlines()
+    rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+    header = rows[0]
+    return [
+        [c for c, h in zip(row, header, strict=True) if h != "updated"]
+        for row in rows[:1] + rows[2:]
+    ]
+
+
+def test_chat_magics_list_open_and_export(kernels: Kernels, tmp_path: Path) -> None:
+    other = kernels.start("/work/nb/two.ipynb")
+    other.outputs("%chat -m echo --chat planning plan | the day")
+    other.execute(FLUSH)
+
+    kernel = kernels.start()
+    kernel.outputs("%chat -m echo hello")
+    assert table(kernel.outputs("%chat history")) == [
+        ["chat", "title", "messages", "saved"],
+        ["default (current)", "hello", "2", "yes"],
+    ]
+    assert table(kernel.outputs("%chat history --all")) == [
+        ["chat", "notebook", "title", "messages", "saved"],
+        ["default (current)", "/work/nb/one.ipynb", "hello", "2", "yes"],
+        ["planning", "/work/nb/two.ipynb", "plan \\| the day", "2", "yes"],
+    ]
+
+    assert printed(kernel.outputs("%chat open planning")) == (
+        "chat 'planning' (2 messages) is the current chat; back: %chat open default\n"
+    )
+    kernel.outputs("%chat -m echo and more")  # goes to the current chat
+    kernel.execute(FLUSH)
+    assert stored(kernels.history, "/work/nb/two.ipynb")["planning"][-2:] == [
+        ("user", "and more"),
+        ("assistant", "echo: and more"),
+    ]
+    assert "planning" not in stored(kernels.history, "/work/nb/one.ipynb")
+
+    markdown = tmp_path / "plan.md"
+    assert printed(kernel.outputs(f"%chat export {markdown}")) == (
+        f"wrote chat 'planning' (4 messages) to {markdown}\n"
+    )
+    assert markdown.read_text() == (
+        "# plan | the day\n\n## User\n\nplan | the day\n\n## Assistant (echo)\n\n"
+        "echo: plan | the day\n\n## User\n\nand more\n\n## Assistant (echo)\n\necho: and more\n"
+    )
+    assert failure(kernel.outputs(f"%chat export {markdown}")) == (
+        f"{markdown} exists; nothing was written (give another name)"
+    )
+    notebook = tmp_path / "hello.ipynb"
+    kernel.outputs(f"%chat export {notebook} --chat default")
+    nbformat.validate(nbformat.read(notebook, as_version=4))
+    assert failure(kernel.outputs(f"%chat export {tmp_path}/x.txt")) == (
+        "%chat export writes a .md or .ipynb file, not 'x.txt'"
+    )
+    assert failure(kernel.outputs("%chat open nowhere")) == (
+        "no stored chat 'nowhere' (unknown_chat)"
+    )

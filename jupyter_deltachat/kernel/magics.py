@@ -14,6 +14,7 @@ import queue
 import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from IPython.core.display_functions import display
@@ -23,7 +24,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..context.refs import render as render_context
 from ..errors import BusyError, DeltaChatError
-from ..protocol import ContextRef, Delta, Done, Error, ErrorInfo, Event
+from ..export import export_chat
+from ..protocol import ChatScope, ContextRef, Delta, Done, Error, ErrorInfo, Event
 from ..types import ChatConfig
 from .cell_output import (
     LENGTH_MARK,
@@ -42,6 +44,7 @@ from .prompt import (
     chat_id_option,
     interpolate,
     keep_question_marks,
+    option_value,
     split_options,
     subcommand,
 )
@@ -80,12 +83,13 @@ class ChatMagics(Magics):
     def __init__(self, shell: Any, service: ChatService) -> None:
         super().__init__(shell)
         self.service = service
+        self.current = DEFAULT_CHAT  # the chat used without --chat; %chat open changes it
 
     @no_var_expand
     @magic_arguments()
     @argument("-m", "--model", metavar="ID", help="model id (default: the kernel's default)")
     @argument("-s", "--system", metavar="TEXT", help="system message for the chat")
-    @argument("--chat", metavar="ID", default=DEFAULT_CHAT, help="conversation (default: default)")
+    @argument("--chat", metavar="ID", help="conversation (default: the current one, `default`)")
     @argument("--new", action="store_true", help="start the chat afresh (clear it first)")
     @argument(
         "-f",
@@ -119,7 +123,10 @@ class ChatMagics(Magics):
         Subcommands (line magic, exactly these shapes):
           %chat models                       the models and whether they are configured
           %chat use ID                       make ID the kernel's default model
-          %chat history [--chat ID]          show a conversation
+          %chat history                      this notebook's chats (--all: every notebook's)
+          %chat history --chat ID            show a conversation
+          %chat open ID [--path NOTEBOOK]    make a past chat the current one
+          %chat export FILE [--chat ID]      write the chat to FILE (.md or .ipynb)
           %chat clear [--chat ID]            empty a conversation
           %chat register NAME FUNCTION       make a function of yours a model
           %chat explain                      explain the last error (its traceback as context)
@@ -165,6 +172,9 @@ class ChatMagics(Magics):
         print(f"default model: {rest[0]}")
 
     def _history(self, rest: list[str]) -> None:
+        if not rest or rest == ["--all"]:
+            self._chat_list("all" if rest else "notebook")
+            return
         chat_id = chat_id_option(rest)
         messages = self.service.history(chat_id)
         if not messages:
@@ -172,8 +182,66 @@ class ChatMagics(Magics):
             return
         display(bundle(history_markdown(messages), "markdown", history_plain(messages)), raw=True)
 
+    def _chat_list(self, scope: ChatScope) -> None:
+        infos = self.service.chat_list(scope)
+        problem = self.service.persistence.problem if self.service.persistence else None
+        if problem:
+            print(f"chat history is off in this kernel: {problem}")
+        elif not self.service.persisted:
+            print("chat history is off (JUPYTER_DELTACHAT_HISTORY=off): chats live in memory")
+        if not infos:
+            print("no chats yet" if scope == "notebook" else "no chats in any notebook yet")
+            return
+        header = ["chat", "title", "messages", "updated", "saved"]
+        if scope == "all":
+            header.insert(1, "notebook")
+        rows = []
+        for info in infos:
+            marker = " (current)" if info.chat_id == self.current else ""
+            row = [
+                info.chat_id + marker,
+                info.title,
+                str(info.message_count),
+                info.updated[:16].replace("T", " "),
+                "yes" if info.persisted else "no",
+            ]
+            if scope == "all":
+                row.insert(1, info.path or "")
+            rows.append(row)
+        cells = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+        display(
+            bundle(markdown_table(header, cells), "markdown", plain_table(header, rows)), raw=True
+        )
+
+    def _open(self, rest: list[str]) -> None:
+        chat_id, path = rest[0], option_value("--path", rest[1:])
+        self.service.open_chat(chat_id, path)
+        self.current = chat_id
+        count = len(self.service.history(chat_id))
+        print(f"chat {chat_id!r} ({count} messages) is the current chat; back: %chat open default")
+
+    def _export(self, rest: list[str]) -> None:
+        target = Path(rest[0]).expanduser()
+        chat_id = chat_id_option(rest[1:], self.current)
+        formats = {".md": "markdown", ".ipynb": "ipynb"}
+        file_format = formats.get(target.suffix.lower())
+        if file_format is None:
+            raise ChatError(f"%chat export writes a .md or .ipynb file, not {target.name!r}")
+        title, messages = self.service.export_source(chat_id)
+        if not messages:
+            raise ChatError(f"chat {chat_id!r} is empty: nothing to export")
+        _, content = export_chat(title, messages, file_format)
+        try:
+            with target.open("x", encoding="utf-8") as out:
+                out.write(content)
+        except FileExistsError:
+            raise ChatError(f"{target} exists; nothing was written (give another name)") from None
+        except OSError as exc:
+            raise ChatError(f"cannot write {target}: {exc.strerror or exc}") from None
+        print(f"wrote chat {chat_id!r} ({len(messages)} messages) to {target}")
+
     def _clear(self, rest: list[str]) -> None:
-        chat_id = chat_id_option(rest)
+        chat_id = chat_id_option(rest, self.current)
         self.service.clear(chat_id)
         print(f"cleared chat {chat_id!r}")
 
@@ -203,6 +271,7 @@ class ChatMagics(Magics):
     def _ask(self, line: str, cell: str | None) -> None:
         tokens, line_prompt = split_options(line)
         args = parse_argstring(self.chat, shlex.join(tokens))
+        args.chat = args.chat or self.current
         body = None if cell is None else cell.lstrip("\n").rstrip()
         prompt = "\n".join(p for p in (line_prompt, body) if p)
         if not prompt.strip():

@@ -123,8 +123,12 @@ def subcommand(words: list[str]) -> str | None:
         "explain": lambda r: not r,
         "models": lambda r: not r,
         "use": lambda r: len(r) == 1,
-        "history": _chat_option_only,
+        "history": lambda r: _chat_option_only(r) or r == ["--all"],
         "clear": _chat_option_only,
+        "export": lambda r: len(r) >= 1 and not r[0].startswith("-") and _chat_option_only(r[1:]),
+        "open": lambda r: (
+            len(r) >= 1 and not r[0].startswith("-") and _option_only("--path", r[1:])
+        ),
         "register": lambda r: len(r) == 2 and all(_dotted_name(w) for w in r),
     }
     shape = shapes.get(name)
@@ -132,10 +136,15 @@ def subcommand(words: list[str]) -> str | None:
 
 
 def _chat_option_only(rest: list[str]) -> bool:
+    return _option_only("--chat", rest)
+
+
+def _option_only(option: str, rest: list[str]) -> bool:
+    """``rest`` is empty, or ``option VALUE``, or ``option=VALUE``."""
     return (
         not rest
-        or (len(rest) == 2 and rest[0] == "--chat")
-        or (len(rest) == 1 and rest[0].startswith("--chat="))
+        or (len(rest) == 2 and rest[0] == option)
+        or (len(rest) == 1 and rest[0].startswith(f"{option}="))
     )
 
 
@@ -143,13 +152,18 @@ def _dotted_name(text: str) -> bool:
     return all(part.isidentifier() for part in text.split("."))
 
 
-def chat_id_option(rest: list[str]) -> str:
+def chat_id_option(rest: list[str], default: str = DEFAULT_CHAT) -> str:
+    return option_value("--chat", rest) or default
+
+
+def option_value(option: str, rest: list[str]) -> str | None:
+    """The value of ``option VALUE`` / ``option=VALUE`` in ``rest`` (None when absent)."""
     if not rest:
-        return DEFAULT_CHAT
-    chat_id = rest[1] if len(rest) == 2 else rest[0].partition("=")[2]
-    if not chat_id:
-        raise ChatError("--chat needs a chat id")
-    return chat_id
+        return None
+    value = rest[1] if len(rest) == 2 else rest[0].partition("=")[2]
+    if not value:
+        raise ChatError(f"{option} needs a value")
+    return value
 
 
 _QUESTION_LINE = re.compile(r"^([ \t]*)%chat([ \t]+\S.*\?)[ \t]*$")
