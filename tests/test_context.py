@@ -32,8 +32,9 @@ from jupyter_deltachat.context import (
     within_message,
 )
 from jupyter_deltachat.context.refs import render
+from jupyter_deltachat.context.variables import MAX_VARIABLES, list_variables
 from jupyter_deltachat.errors import BadRequestError
-from jupyter_deltachat.protocol import ContextRef
+from jupyter_deltachat.protocol import ContextRef, VariableInfo
 from jupyter_deltachat.types import ContextItem
 
 matplotlib.use("Agg")
@@ -341,6 +342,21 @@ def test_brief_is_one_cheap_line() -> None:
     assert brief(7) == "int 7"
     assert brief("x" * 500) == "str 500: '" + "x" * 50 + "'"
     assert len(brief(type("A" * 200, (), {}))) == 80
+    assert brief(pl.DataFrame({"a": [1, 2]})) == "DataFrame 2 × 1"
+    assert brief(pl.Series("v", [1.0])) == "Series Float64 1"
+    assert brief(xr.DataArray(np.zeros((2, 3)), dims=("y", "x"))) == (
+        "DataArray float64 {'y': 2, 'x': 3}"
+    )
+    assert brief(xr.Dataset({"t": (("y",), [1, 2])})) == "Dataset {'y': 2}"
+
+
+def test_list_variables_leaves_out_private_names_modules_and_ipythons_own() -> None:
+    namespace = {f"v{i:05}": i for i in range(MAX_VARIABLES + 1)}
+    namespace |= {"_hidden": 1, "sys": sys, "In": [], "mine": "x"}
+    listed, truncated = list_variables(namespace, hidden={"In": namespace["In"]})
+    assert truncated is True and len(listed) == MAX_VARIABLES
+    assert listed[0] == VariableInfo(name="mine", type="str", summary="str 1: 'x'")
+    assert listed[1].name == "v00000" and listed[-1].name == f"v{MAX_VARIABLES - 2:05}"
 
 
 def test_importing_the_context_package_imports_no_data_library() -> None:
