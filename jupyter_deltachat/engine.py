@@ -3,8 +3,8 @@
 A model returns a ``str``, an awaitable, a sync iterator or an async iterator of deltas.
 A ``Reply`` runs it in a worker thread (async ones on one shared background event loop),
 accumulates the deltas, and reports through one callback: coalesced ``DeltaFrame``s (the
-first delta at once, then at most one frame per ``frame_interval``; a quiet model's
-pending text is flushed by the shared ``FrameClock``), then one ``ReplyDone``, its outcome.
+first delta at once, then as its ``FramePacing`` says; a quiet model's pending text is
+flushed by the shared ``FrameClock``), then one ``ReplyDone``, its outcome.
 The reply writes no chat: ``ChatService`` records what the events say. A stop is checked
 between deltas; the generator is then closed from the thread that runs it, so its
 ``finally`` blocks run there.
@@ -32,7 +32,6 @@ from .redact import redact
 from .stop import StopSignal, bind
 from .types import ChatConfig, Finish, FinishReason, Message, Reasoning, Usage
 
-DEFAULT_FRAME_INTERVAL = 1 / 30  # at most 30 frames a second per message
 STOP_INTERRUPT_AFTER = 0.2  # a model still running then gets a KeyboardInterrupt
 STOP_ABANDON_AFTER = 0.6  # one still running then (blocked in C) is abandoned: done at once
 
@@ -65,6 +64,35 @@ class ReplyDone:
 
 
 ReplyEvent = DeltaFrame | ReplyDone
+
+
+@dataclass(frozen=True)
+class FramePacing:
+    """When a reply's next frame goes out after its first (which goes at once).
+
+    Every frame costs a Jupyter message envelope (about 530 bytes on the wire), so a frame
+    carrying a few characters is mostly envelope. A frame goes ``shortest`` seconds after the
+    previous one at the earliest, and then as soon as its text reaches ``text_target``
+    characters or ``longest`` seconds have passed: a fast stream gets 1/``shortest`` frames a
+    second, a slow one fewer, fuller frames, and never waits longer than ``longest``.
+    ``done`` never waits: the reply's end flushes what is pending at once.
+    """
+
+    shortest: float = 1 / 30
+    longest: float = 0.25
+    text_target: int = 800
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.shortest <= self.longest:
+            raise ValueError(
+                f"frame pacing needs 0 <= shortest <= longest, got {self.shortest} and "
+                f"{self.longest}"
+            )
+
+
+ADAPTIVE_PACING = FramePacing()
+FIXED_PACING = FramePacing(longest=1 / 30, text_target=0)
+"""Protocol 1.0's pacing (a frame every 1/30 s whatever it carries), for the benchmark."""
 
 
 class FrameClock:
@@ -150,7 +178,7 @@ class Reply:
         *,
         model_id: str | None = None,
         message_id: str | None = None,
-        frame_interval: float = DEFAULT_FRAME_INTERVAL,
+        pacing: FramePacing = ADAPTIVE_PACING,
     ) -> None:
         self.model = model
         self.messages = messages
@@ -158,7 +186,7 @@ class Reply:
         self.message = Message(role="assistant", content="", model=model_id)
         if message_id is not None:
             self.message.id = message_id
-        self.frame_interval = frame_interval
+        self.pacing = pacing
         self.outcome: ReplyDone | None = None
         self.seq = 0
         self.finish_reason: FinishReason | None = None
@@ -169,9 +197,11 @@ class Reply:
         self._stop = StopSignal()
         self._done_event = threading.Event()
         self._pending: list[tuple[Channel, list[str]]] = []
+        self._pending_size = 0  # characters in _pending
         self._sent: dict[Channel, list[str]] = {"content": [], "reasoning": []}
-        self._next_due = 0.0
-        self._clock_armed = False
+        self._next_due = 0.0  # the earliest time of the next frame (shortest)
+        self._latest_due = 0.0  # the time by which pending text goes out (longest)
+        self._clock_at: float | None = None  # when the frame clock looks at this reply next
         self._model_finish: Literal["stop", "length"] | None = None
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._thread: threading.Thread | None = None
@@ -347,28 +377,42 @@ class Reply:
                 pending[-1][1].append(item)
             else:
                 pending.append((channel, [item]))
+            self._pending_size += len(item)
             now = time.monotonic()
-            if now < self._next_due:
-                if not self._clock_armed:
-                    self._clock_armed = True
-                    _clock.call_at(self._next_due, self._on_clock)
+            if not self._frame_due(now):
+                self._arm_clock()
                 return
             self._flush(now)
         # A fast model holds the GIL for whole 5 ms switch intervals; yield it briefly so the
         # kernel's IOPub thread sends this frame now (measured: first-delta latency 3 -> 1 ms).
         time.sleep(0.0005)
 
+    def _frame_due(self, now: float) -> bool:
+        """Whether the pending text goes out now (lock held)."""
+        if now < self._next_due:
+            return False
+        return self._pending_size >= self.pacing.text_target or now >= self._latest_due
+
+    def _arm_clock(self) -> None:
+        """Have the clock send the pending text when it is due, should no delta follow."""
+        full = self._pending_size >= self.pacing.text_target
+        due = self._next_due if full else self._latest_due
+        if self._clock_at is None or due < self._clock_at:
+            self._clock_at = due
+            _clock.call_at(due, self._on_clock)
+
     def _on_clock(self) -> None:
         with self._lock:
-            self._clock_armed = False
+            now = time.monotonic()
+            if self._clock_at is None or now < self._clock_at:
+                return  # superseded by an earlier call, which set the time of the next one
+            self._clock_at = None
             if not self._pending or self.finish_reason is not None:
                 return
-            now = time.monotonic()
-            if now >= self._next_due:
+            if self._frame_due(now):
                 self._flush(now)
-            else:  # the worker flushed since the clock was armed: wait for the next slot
-                self._clock_armed = True
-                _clock.call_at(self._next_due, self._on_clock)
+            else:  # the worker flushed since the clock was armed
+                self._arm_clock()
 
     def _flush(self, now: float) -> None:
         """Send all pending text, one frame per channel run (lock held)."""
@@ -378,7 +422,9 @@ class Reply:
             self._sent[channel].append(text)
             self._on_event(DeltaFrame(self.message.id, self.seq, text, channel))
         self._pending = []
-        self._next_due = now + self.frame_interval
+        self._pending_size = 0
+        self._next_due = now + self.pacing.shortest
+        self._latest_due = now + self.pacing.longest
 
     def _conclude(self) -> None:
         """Flush what is pending and hand out the outcome, once (lock held)."""

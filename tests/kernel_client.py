@@ -54,7 +54,7 @@ class KernelHarness:
                 self.iopub.append(msg)
                 if kind == "stream":
                     self.streams.append(msg["content"])
-                if kind in ("comm_msg", "comm_open"):
+                if kind in ("comm_msg", "comm_open", "comm_close"):
                     self._queues[msg["content"]["comm_id"]].put(msg)
                 parent_id = msg.get("parent_header", {}).get("msg_id")
                 if parent_id:
@@ -197,7 +197,8 @@ class CommClient:
         self.harness.client.shell_channel.send(msg)
 
     def next(self, *types: str, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The next event (of one of ``types``, if given); others are kept for later."""
+        """The next event (of one of ``types``, if given); others are kept for later.
+        The kernel closing the comm is the event ``{"type": "comm_close"}``."""
         for index, event in enumerate(self._held):
             if not types or event["type"] in types:
                 return self._held.pop(index)
@@ -207,9 +208,11 @@ class CommClient:
             if remaining <= 0:
                 raise TimeoutError(f"no {types or 'event'} on comm within {timeout}s")
             msg = self.inbox.get(timeout=remaining)
-            event = msg["content"]["data"]
+            closed = msg["msg_type"] == "comm_close"
+            event = {"type": "comm_close"} if closed else msg["content"]["data"]
             event["_received"] = msg["received"]
             event["_received_wall"] = msg["received_wall"]
+            event["_received_message"] = msg  # the whole Jupyter message, envelope and all
             if not types or event["type"] in types:
                 return event
             self._held.append(event)

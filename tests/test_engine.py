@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyEvent, call_model
+from jupyter_deltachat.engine import (
+    ADAPTIVE_PACING,
+    DeltaFrame,
+    FramePacing,
+    Reply,
+    ReplyEvent,
+    call_model,
+)
 from jupyter_deltachat.stop import on_stop
 from jupyter_deltachat.types import ChatConfig, Finish, Message, Reasoning, Usage
 
@@ -45,18 +52,23 @@ class Recorder:
         return "".join(f.text for f in self.frames if f.channel == channel)
 
 
-def run(model: Any, interval: float = 0.033, start: bool = True) -> tuple[Reply, Recorder]:
+def run(
+    model: Any, pacing: FramePacing = ADAPTIVE_PACING, start: bool = True
+) -> tuple[Reply, Recorder]:
     recorder = Recorder()
     reply = Reply(
         model,
         [Message(role="user", content="hi")],
         ChatConfig(temperature=0.5),
         recorder.on_event,
-        frame_interval=interval,
+        pacing=pacing,
     )
     if start:
         reply.start()
     return reply, recorder
+
+
+ONE_LONG_INTERVAL = FramePacing(shortest=10, longest=10)
 
 
 def finished(reply: Reply) -> Reply:
@@ -76,7 +88,7 @@ def test_first_delta_at_once_then_the_clock_flushes_a_quiet_model() -> None:
         release.wait(WAIT)  # quiet: only the clock can send "bc" now
         yield "d"
 
-    reply, recorder = run(model, interval=0.05, start=False)
+    reply, recorder = run(model, FramePacing(shortest=0.05, longest=0.05), start=False)
     holder["recorder"] = recorder
     reply.start()
     recorder.wait_for(lambda frames: [f.text for f in frames] == ["a", "bc"])
@@ -95,12 +107,85 @@ def test_a_fast_model_is_coalesced_to_the_frame_interval() -> None:
             yield "xyz"[i % 3]
 
     began = time.monotonic()
-    reply, recorder = run(model, interval=0.033)
+    reply, recorder = run(model)
     finished(reply)
     elapsed = time.monotonic() - began
     assert recorder.text() == ("xyz" * count)[:count]
     assert len(recorder.frames) <= elapsed / 0.033 + 2
     assert reply.finish_reason == "stop"
+
+
+def test_frames_after_the_first_carry_the_text_target() -> None:
+    def model(messages: list[Message]) -> Any:
+        yield "a"
+        for _ in range(30):
+            yield "0123456789"
+
+    reply, recorder = run(model, FramePacing(shortest=0, longest=60, text_target=100))
+    finished(reply)
+    assert [len(f.text) for f in recorder.frames] == [1, 100, 100, 100]
+    assert reply.message.content == "a" + "0123456789" * 30
+
+
+def test_a_slow_model_gets_fewer_fuller_frames_than_the_fixed_interval() -> None:
+    paced = threading.Event()
+
+    def model(messages: list[Message]) -> Any:
+        for _ in range(400):
+            yield "x" * 5
+            paced.wait(0.002)  # about 2,000 characters a second
+
+    pacing = FramePacing(shortest=1 / 30, longest=0.25, text_target=800)
+    began = time.monotonic()
+    reply, recorder = run(model, pacing)
+    finished(reply)
+    elapsed = time.monotonic() - began
+    assert recorder.text() == "x" * 2000
+    # 30 frames a second would be ~elapsed * 30; text_target and longest bound them
+    assert len(recorder.frames) <= 2000 / pacing.text_target + elapsed / pacing.longest + 2
+
+
+def test_text_that_reached_the_target_goes_at_the_shortest_interval_if_the_model_goes_quiet() -> (
+    None
+):
+    release = threading.Event()
+    holder: dict[str, Recorder] = {}
+
+    def model(messages: list[Message]) -> Any:
+        yield "a"
+        holder["recorder"].wait_for(lambda frames: len(frames) == 1)
+        yield "01234"  # below the target: the clock waits for longest (60 s)
+        yield "56789"  # the target: the clock now sends it once shortest has passed
+        holder["recorder"].wait_for(lambda frames: len(frames) == 2)
+        release.wait(WAIT)
+
+    pacing = FramePacing(shortest=0.05, longest=60, text_target=10)
+    reply, recorder = run(model, pacing, start=False)
+    holder["recorder"] = recorder
+    reply.start()
+    recorder.wait_for(lambda frames: [f.text for f in frames] == ["a", "0123456789"])
+    release.set()
+    finished(reply)
+
+
+def test_done_flushes_pending_text_at_once_whatever_the_pacing_waits_for() -> None:
+    holder: dict[str, Recorder] = {}
+
+    def model(messages: list[Message]) -> Any:
+        yield "a"  # the first delta goes at once
+        holder["recorder"].wait_for(lambda frames: len(frames) == 1)
+        yield "b"  # pending: the pacing alone would hold it for 60 s
+
+    reply, recorder = run(model, FramePacing(shortest=60, longest=60), start=False)
+    holder["recorder"] = recorder
+    reply.start()
+    finished(reply)
+    assert [(f.seq, f.text) for f in recorder.frames] == [(1, "a"), (2, "b")]
+
+
+def test_frame_pacing_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="shortest <= longest, got 0.5 and 0.1"):
+        FramePacing(shortest=0.5, longest=0.1)
 
 
 def test_reasoning_usage_and_finish() -> None:
@@ -111,7 +196,7 @@ def test_reasoning_usage_and_finish() -> None:
         yield Usage(input_tokens=3, output_tokens=4)
         yield Finish("length")
 
-    reply, recorder = run(model, interval=10)  # one long interval: runs become frames
+    reply, recorder = run(model, ONE_LONG_INTERVAL)  # runs become frames
     finished(reply)
     assert [(f.channel, f.text, f.seq) for f in recorder.frames] == [
         ("reasoning", "let me ", 1),
@@ -132,7 +217,7 @@ def test_pending_runs_of_both_channels_flush_in_order() -> None:
         yield "c1"
         yield "c2"
 
-    reply, recorder = run(model, interval=10)
+    reply, recorder = run(model, ONE_LONG_INTERVAL)
     finished(reply)
     assert [(f.channel, f.text) for f in recorder.frames] == [
         ("content", "first"),

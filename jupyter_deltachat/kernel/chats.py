@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine import DEFAULT_FRAME_INTERVAL, DeltaFrame, Reply, ReplyDone, ReplyEvent
+from ..engine import ADAPTIVE_PACING, DeltaFrame, FramePacing, Reply, ReplyDone, ReplyEvent
 from ..errors import BadRequestError, BusyError, UnknownChatError
 from ..models.registry import REGISTRY, ModelRegistry
 from ..protocol import (
@@ -108,11 +108,11 @@ class ChatService:
     def __init__(
         self,
         registry: ModelRegistry = REGISTRY,
-        frame_interval: float = DEFAULT_FRAME_INTERVAL,
+        pacing: FramePacing = ADAPTIVE_PACING,
         max_chats: int = MAX_CHATS,
     ) -> None:
         self.registry = registry
-        self.frame_interval = frame_interval
+        self.pacing = pacing
         self.max_chats = max_chats
         self._lock = threading.RLock()
         self._chats: OrderedDict[str, Chat] = OrderedDict()  # least recently used first
@@ -516,7 +516,7 @@ class ChatService:
             lambda event: self._record(chat, stream, event),
             model_id=model_id,
             message_id=message.id,
-            frame_interval=self.frame_interval,
+            pacing=self.pacing,
         )
         chat.messages.append(message)
         chat.streaming = stream
