@@ -28,6 +28,8 @@ MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_TITLE_CODE_POINTS = 200
 MAX_PATH_LENGTH = 4096
+MAX_CLIENT_ID_LENGTH = 64
+HEARTBEAT_SECONDS = (5, 300)  # the heartbeat a hello may declare, lowest and highest
 
 Channel = Literal["content", "reasoning"]
 
@@ -140,6 +142,13 @@ class Hello(Wire):
     protocol: int
     client: str | None = None
     path: str | None = None
+    client_id: str | None = None
+    heartbeat: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ping(Wire):
+    type: Literal["ping"] = "ping"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,6 +244,7 @@ class Export(Wire):
 
 Request = (
     Hello
+    | Ping
     | Send
     | Stop
     | Regenerate
@@ -252,6 +262,7 @@ REQUESTS: dict[str, type[Request]] = {
     cls.type: cls  # type: ignore[misc]
     for cls in (
         Hello,
+        Ping,
         Send,
         Stop,
         Regenerate,
@@ -441,7 +452,11 @@ def parse_request(data: Any) -> Request:
             protocol=_protocol(data),
             client=_optional_id(data, kind, "client", True),
             path=_path(data, kind),
+            client_id=_client_id(data),
+            heartbeat=_heartbeat(data),
         )
+    if kind == "ping":
+        return Ping()
     if kind == "send":
         send = Send(
             request_id=_id(data, kind, "request_id"),
@@ -559,6 +574,29 @@ def _protocol(data: dict[str, Any]) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadRequestError(f"hello: 'protocol' must be an integer, got {_kind(value)}")
     return value
+
+
+def _client_id(data: dict[str, Any]) -> str | None:
+    value = _optional_id(data, "hello", "client_id")
+    if value is not None and len(value) > MAX_CLIENT_ID_LENGTH:
+        raise BadRequestError(
+            f"hello: 'client_id' has {len(value):,} characters; the limit is {MAX_CLIENT_ID_LENGTH}"
+        )
+    return value
+
+
+def _heartbeat(data: dict[str, Any]) -> float | None:
+    value = data.get("heartbeat")
+    if value is None:
+        return None
+    low, high = HEARTBEAT_SECONDS
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRequestError(f"hello: 'heartbeat' must be a number of seconds, got {_kind(value)}")
+    if not low <= value <= high:  # NaN fails this too
+        raise BadRequestError(
+            f"hello: 'heartbeat' must be between {low} and {high} seconds, got {value!r}"
+        )
+    return float(value)
 
 
 def _content(data: dict[str, Any]) -> str:

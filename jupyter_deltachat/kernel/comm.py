@@ -4,6 +4,11 @@ Each open comm is a ``Peer``. Chat events go to every peer; answers to a request
 its sender. A peer sends from a copy of the context of its own latest message, so its
 frames carry its own parent header: ipykernel 7 routes a comm's next incoming message to
 the subshell of the last message sent on it, and stops must not drift to a busy shell.
+
+Pages that went away without closing their comm would each receive a copy of every frame
+for the kernel's lifetime (protocol 1.1 section 0): a ``hello`` naming a ``client_id`` drops
+the older comm that declared it, and a comm that declared a ``heartbeat`` and fell silent
+for ``HEARTBEAT_MISSES`` times that long is closed.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
@@ -35,6 +41,7 @@ from ..protocol import (
     ListVariables,
     Models,
     OpenChat,
+    Ping,
     Ready,
     Regenerate,
     RenameChat,
@@ -52,7 +59,8 @@ from .chats import ChatService
 log = logging.getLogger(__name__)
 
 TARGET = "jupyter_deltachat"
-MODEL_POLL_SECONDS = 2.0
+MODEL_POLL_SECONDS = 2.0  # also how often silent heartbeats are looked for
+HEARTBEAT_MISSES = 3  # a comm silent for this many heartbeats is closed
 
 
 def _shell() -> Any:
@@ -71,6 +79,12 @@ def user_namespace() -> dict[str, Any]:
 class Peer:
     comm: Any
     context: contextvars.Context
+    client_id: str | None = None
+    heartbeat: float | None = None
+    heard: float = field(default_factory=time.monotonic)  # when it last sent anything
+
+    def silent_too_long(self, now: float) -> bool:
+        return self.heartbeat is not None and now - self.heard > HEARTBEAT_MISSES * self.heartbeat
 
     def send(self, wire: dict[str, Any]) -> bool:
         """Send on this comm with its own parent; False if the comm is gone."""
@@ -86,8 +100,8 @@ class CommServer:
     """Speaks protocol v1 on every comm opened on target ``jupyter_deltachat``.
 
     While a comm is open, one poller thread watches the credential store's fingerprint
-    (one ``stat``) and sends ``models`` when a change alters the list; it ends when the
-    last comm closes.
+    (one ``stat``) and sends ``models`` when a change alters the list, and closes comms
+    whose heartbeat stopped; it ends when the last comm closes.
     """
 
     def __init__(self, service: ChatService, registry: ModelRegistry) -> None:
@@ -115,7 +129,11 @@ class CommServer:
             self._handle(peer, data)
 
     def _on_msg(self, peer: Peer, msg: dict[str, Any]) -> None:
+        with self._lock:
+            if self._peers.get(peer.comm.comm_id) is not peer:
+                return  # dropped for a newer comm of its client: nothing is sent to it
         peer.context = contextvars.copy_context()
+        peer.heard = time.monotonic()
         self._handle(peer, msg.get("content", {}).get("data"))
 
     def _forget(self, comm_id: str) -> None:
@@ -146,6 +164,39 @@ class CommServer:
             self._last_models = event
         self.broadcast(event)
 
+    def _declare(self, peer: Peer, hello: Hello) -> None:
+        """Note what a ``hello`` declared; drop an older comm of the same client."""
+        with self._lock:
+            peer.client_id = hello.client_id
+            peer.heartbeat = hello.heartbeat
+            if hello.client_id is None:
+                return
+            older = [
+                comm_id
+                for comm_id, other in self._peers.items()
+                if other is not peer and other.client_id == hello.client_id
+            ]
+            for comm_id in older:
+                del self._peers[comm_id]
+        for comm_id in older:
+            log.debug("comm %s replaced by %s (same client_id)", comm_id, peer.comm.comm_id)
+
+    def _close_silent(self) -> None:
+        """Close the comms that declared a heartbeat and missed it ``HEARTBEAT_MISSES`` times."""
+        now = time.monotonic()
+        with self._lock:
+            silent = [
+                (comm_id, peer)
+                for comm_id, peer in self._peers.items()
+                if peer.silent_too_long(now)
+            ]
+        for comm_id, peer in silent:
+            self._forget(comm_id)
+            try:
+                peer.comm.close()
+            except Exception as exc:  # noqa: BLE001 - the frontend is gone already
+                log.debug("closing silent comm %s: %s", comm_id, redact(str(exc)))
+
     def _start_model_poller(self) -> None:
         """Watch for providers becoming configured (a key saved in the panel's dialog)."""
         with self._lock:
@@ -166,6 +217,7 @@ class CommServer:
                     fingerprint = seen
             except Exception as exc:  # noqa: BLE001 - keep watching; say why in the log
                 log.debug("model list unavailable: %s", redact(str(exc)))
+            self._close_silent()
             if stop.wait(MODEL_POLL_SECONDS):
                 return
 
@@ -202,6 +254,7 @@ class CommServer:
                         f"this kernel speaks protocol {PROTOCOL}, not {version}; "
                         "update jupyter-deltachat on the side that is older"
                     )
+                self._declare(peer, request)
                 if request.path is not None:
                     self.service.use_path(request.path)
                 models = self.models_event()
@@ -265,3 +318,5 @@ class CommServer:
                         content=content,
                     )
                 )
+            case Ping():
+                pass  # hearing from the comm was the point

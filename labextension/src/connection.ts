@@ -1,4 +1,5 @@
 import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { UUID } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 import {
   BOOTSTRAP_CODE,
@@ -14,6 +15,14 @@ export type ConnectionStatus = 'connecting' | 'ready' | 'failed' | 'closed';
 
 /** How long to wait for a subshell or a `ready` before saying so. */
 const SUBSHELL_TIMEOUT_MS = 10000;
+/**
+ * The heartbeat a subshell comm declares, in seconds: the kernel closes the comm after
+ * three silent ones. A hidden tab's timers may fire only once a minute, so pings go at
+ * half this and three heartbeats stay longer than that minute.
+ */
+export const HEARTBEAT_SECONDS = 30;
+/** Where a page keeps its `client_id`, so its next load replaces its comms (sessionStorage). */
+export const CLIENT_ID_KEY = 'jupyter-deltachat:client-id';
 
 /**
  * One protocol-v1 comm to one kernel. Bootstraps the kernel side with the silent `load()`,
@@ -26,6 +35,8 @@ export class ChatConnection {
     private readonly _client: string
   ) {
     kernel.statusChanged.connect(this._onKernelStatus, this);
+    window.addEventListener('pagehide', this._onPageHide);
+    window.addEventListener('pageshow', this._onPageShow);
   }
 
   get status(): ConnectionStatus {
@@ -79,6 +90,8 @@ export class ChatConnection {
     }
     this._disposed = true;
     this.kernel.statusChanged.disconnect(this._onKernelStatus, this);
+    window.removeEventListener('pagehide', this._onPageHide);
+    window.removeEventListener('pageshow', this._onPageShow);
     this._closeComm();
     this._setStatus('closed', 'disconnected');
     Signal.clearData(this);
@@ -113,9 +126,15 @@ export class ChatConnection {
       const hello: ClientRequest = {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
-        client: this._client
+        client: this._client,
+        client_id: pageClientId(),
+        // Only a subshell comm can promise pings: on the main shell they wait behind a cell.
+        ...(this._subshell ? { heartbeat: HEARTBEAT_SECONDS } : {})
       };
       comm.open(hello as any);
+      if (this._subshell) {
+        this._startPings(comm);
+      }
       await gotReady;
     } catch (error) {
       if (!this._disposed) {
@@ -220,7 +239,43 @@ export class ChatConnection {
     }
   }
 
+  /** Ping on `comm` every half heartbeat until it is closed or replaced. */
+  private _startPings(comm: Kernel.IComm): void {
+    this._stopPings();
+    this._pingTimer = window.setInterval(() => {
+      if (comm !== this._comm || comm.isDisposed) {
+        this._stopPings();
+        return;
+      }
+      try {
+        comm.send({ type: 'ping' } as any);
+      } catch {
+        // the kernel is gone; its status change reconnects
+      }
+    }, (HEARTBEAT_SECONDS * 1000) / 2);
+  }
+
+  private _stopPings(): void {
+    if (this._pingTimer) {
+      window.clearInterval(this._pingTimer);
+      this._pingTimer = 0;
+    }
+  }
+
+  /** A page going away closes its comm, so the kernel stops sending to it at once. */
+  private readonly _onPageHide = (): void => {
+    this._closeComm();
+  };
+
+  /** A page restored from the back/forward cache opens a new comm. */
+  private readonly _onPageShow = (event: PageTransitionEvent): void => {
+    if (event.persisted && !this._disposed) {
+      void this.connect();
+    }
+  };
+
   private _closeComm(): void {
+    this._stopPings();
     const comm = this._comm;
     this._comm = null;
     if (comm && !comm.isDisposed && !this.kernel.isDisposed) {
@@ -244,6 +299,7 @@ export class ChatConnection {
   private _ready: IReady | null = null;
   private _comm: Kernel.IComm | null = null;
   private _subshell = false;
+  private _pingTimer = 0;
   private _restarting = false;
   private _disposed = false;
   private _connecting: Promise<void> | null = null;
@@ -251,6 +307,22 @@ export class ChatConnection {
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _received = new Signal<this, KernelEvent>(this);
 }
+
+/** This page's client id: one per browser tab, the same across its reloads. */
+function pageClientId(): string {
+  try {
+    let id = window.sessionStorage.getItem(CLIENT_ID_KEY);
+    if (!id) {
+      id = UUID.uuid4();
+      window.sessionStorage.setItem(CLIENT_ID_KEY, id);
+    }
+    return id;
+  } catch {
+    return PAGE_ID; // storage disabled: at least this load's comms share one id
+  }
+}
+
+const PAGE_ID = UUID.uuid4();
 
 function quoted(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `"${path}"`;

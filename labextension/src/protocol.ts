@@ -125,6 +125,11 @@ export interface IHello {
   protocol: number;
   client?: string;
   path?: string;
+  client_id?: string;
+  heartbeat?: number;
+}
+export interface IPing {
+  type: 'ping';
 }
 export interface ISend {
   type: 'send';
@@ -195,6 +200,7 @@ export interface IExport {
 
 export type ClientRequest =
   | IHello
+  | IPing
   | ISend
   | IStop
   | IRegenerate
