@@ -114,7 +114,7 @@ def random_json(rng: random.Random, depth: int) -> Any:
         for _ in range(rng.randrange(5))
     }
     if choice == 5:
-        data["type"] = rng.choice(["Send", "hello ", "ping", "list-models", "", "snapshot"])
+        data["type"] = rng.choice(["Send", "hello ", "pong", "list-models", "", "snapshot"])
     else:
         kind = rng.choice(["send", "regenerate", "sync", "clear", "stop"])
         data.update({"type": kind, "chat_id": rng.choice([None, 5, [], ""])})

@@ -81,7 +81,7 @@ async def slow_async(messages):
 @dc.register("paced")
 def paced(messages):
     for i in range(60):
-        yield f"{i};"
+        yield f"{i};" * 300  # a frame's worth: the pacing sends it without waiting for more
         pause(0.02)
 
 @dc.register("history")
@@ -511,7 +511,7 @@ def test_reply_streams_while_a_cell_sleeps(client: CommClient, kernel: KernelHar
     replied_at = time.monotonic()
     stream = client.stream(start["message_id"])
     during = [d for d in stream.deltas if d["_received"] < replied_at]
-    assert stream.text() == "".join(f"{i};" for i in range(60))
+    assert stream.text() == "".join(f"{i};" * 300 for i in range(60))
     assert stream.done["_received"] < replied_at  # finished before the cell did
     assert len(during) >= 10
     assert reply_msg["content"]["status"] == "ok"
