@@ -111,13 +111,14 @@ def wire_size(event: dict[str, Any]) -> int:
     """The bytes of the whole Jupyter message carrying ``event``, as jupyter_server's JSON
     WebSocket frame holds it (its binary protocol is the same parts with offsets)."""
     msg = event["_received_message"]
+    data = {k: v for k, v in event.items() if not k.startswith("_received")}
     frame = {
         "header": msg["header"],
         "msg_id": msg["header"]["msg_id"],
         "msg_type": msg["msg_type"],
         "parent_header": msg["parent_header"],
         "metadata": msg["metadata"],
-        "content": msg["content"],
+        "content": {**msg["content"], "data": data},
         "buffers": [],
         "channel": "iopub",
     }

@@ -70,8 +70,9 @@ ReplyEvent = DeltaFrame | ReplyDone
 class FramePacing:
     """When a reply's next frame goes out after its first (which goes at once).
 
-    Every frame costs a Jupyter message envelope (about 530 bytes on the wire), so a frame
-    carrying a few characters is mostly envelope. A frame goes ``shortest`` seconds after the
+    Every frame is a whole Jupyter message (about 780 bytes of header, parent header and
+    fields besides its text), so a frame carrying a few characters is mostly envelope. A
+    frame goes ``shortest`` seconds after the
     previous one at the earliest, and then as soon as its text reaches ``text_target``
     characters or ``longest`` seconds have passed: a fast stream gets 1/``shortest`` frames a
     second, a slow one fewer, fuller frames, and never waits longer than ``longest``.
@@ -79,8 +80,8 @@ class FramePacing:
     """
 
     shortest: float = 1 / 30
-    longest: float = 0.25
-    text_target: int = 800
+    longest: float = 0.4
+    text_target: int = 1024
 
     def __post_init__(self) -> None:
         if not 0 <= self.shortest <= self.longest:

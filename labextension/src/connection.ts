@@ -35,6 +35,7 @@ export class ChatConnection {
     private readonly _client: string
   ) {
     kernel.statusChanged.connect(this._onKernelStatus, this);
+    kernel.connectionStatusChanged.connect(this._onSocketStatus, this);
     window.addEventListener('pagehide', this._onPageHide);
     window.addEventListener('pageshow', this._onPageShow);
   }
@@ -90,6 +91,7 @@ export class ChatConnection {
     }
     this._disposed = true;
     this.kernel.statusChanged.disconnect(this._onKernelStatus, this);
+    this.kernel.connectionStatusChanged.disconnect(this._onSocketStatus, this);
     window.removeEventListener('pagehide', this._onPageHide);
     window.removeEventListener('pageshow', this._onPageShow);
     this._closeComm();
@@ -274,6 +276,24 @@ export class ChatConnection {
     }
   };
 
+  /**
+   * While the page's WebSocket was down, its pings did not reach the kernel, which may have
+   * closed the comm without the page hearing it: a heartbeat comm is reopened afterwards.
+   */
+  private _onSocketStatus(
+    _: Kernel.IKernelConnection,
+    status: Kernel.ConnectionStatus
+  ): void {
+    if (status !== 'connected') {
+      this._socketLost ||= this._pingTimer !== 0;
+    } else if (this._socketLost) {
+      this._socketLost = false;
+      if (!this._restarting && !this._disposed) {
+        void this.connect();
+      }
+    }
+  }
+
   private _closeComm(): void {
     this._stopPings();
     const comm = this._comm;
@@ -300,6 +320,7 @@ export class ChatConnection {
   private _comm: Kernel.IComm | null = null;
   private _subshell = false;
   private _pingTimer = 0;
+  private _socketLost = false;
   private _restarting = false;
   private _disposed = false;
   private _connecting: Promise<void> | null = null;
