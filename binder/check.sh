@@ -2,7 +2,8 @@
 # Reproduce what Binder does with this repository, without a container engine, and check
 # that the result works:
 #
-#   1. copy the repository as Binder gets it (tracked and unignored files only);
+#   1. copy the repository as Binder gets it: the files git tracks, nothing untracked (a
+#      notebook JupyterLab saved into examples/, a build, a venv) can leak in;
 #   2. let repo2docker itself pick the buildpack and render the Dockerfile
 #      (`repo2docker --no-build`, which needs no engine), and take from it the build steps
 #      that depend on this repository (requirements.txt, postBuild);
@@ -17,6 +18,9 @@
 #
 # Everything it starts is stopped by PID; its temporary directory is removed; it exits
 # non-zero on any failure.
+#
+# `binder/check.sh --copy-only DIR` does step 1 alone, into DIR: the tests that need a
+# clean copy of the repository (tests/browser/test_readme_run_command.py) make it so.
 #
 # Environment:
 #   BINDER_CHECK_PYTHON   Python used to create the venvs and to drive Chromium (needs
@@ -34,6 +38,20 @@ step() { printf '\n==> [binder check %4ds] %s\n' "$((SECONDS - started))" "$*"; 
 fail() { echo "binder check FAILED: $*" >&2; exit 1; }
 # pip warns once per package about this machine's optional local indexes: drop that noise.
 quiet() { grep -v "^WARNING: Location 'file://.*' is ignored" || true; }
+# The repository as a fresh clone has it: the files git tracks, as they are in the working
+# tree (so uncommitted edits count); nothing untracked or ignored.
+copy_tracked() {
+    mkdir -p "$2"
+    git -C "$1" ls-files -z \
+        | (cd "$1" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) \
+        | tar -C "$1" --null -T - -cf - | tar -C "$2" -xf -
+}
+
+if [ "${1:-}" = "--copy-only" ]; then
+    [ -n "${2:-}" ] || { echo "usage: $0 [--copy-only DIR]" >&2; exit 2; }
+    copy_tracked "$repo" "$2"
+    exit 0
+fi
 
 for tool in git node curl; do
     command -v "$tool" >/dev/null || fail "'$tool' is required"
@@ -93,11 +111,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # -- 1. the repository as Binder gets it ------------------------------------------------
-step "copying the repository (tracked and unignored files) to $home"
-mkdir -p "$home"
-git -C "$repo" ls-files -z --cached --others --exclude-standard \
-    | (cd "$repo" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) \
-    | tar -C "$repo" --null -T - -cf - | tar -C "$home" -xf -
+step "copying the repository (the files git tracks) to $home"
+copy_tracked "$repo" "$home"
 [ -f "$home/binder/requirements.txt" ] || fail "binder/requirements.txt is missing"
 
 # The badge in README.md: its urlpath is what Binder opens.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
@@ -135,3 +137,33 @@ def test_the_pyproject_extras_binder_installs_exist() -> None:
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "all" in pyproject["project"]["optional-dependencies"]
+
+
+def test_binder_check_copies_only_what_git_tracks(tmp_path: Path) -> None:
+    """What Binder builds, and what the suite builds from, is the tracked tree: a notebook
+    JupyterLab saved into examples/ or any other untracked file never leaks in, while an
+    uncommitted edit to a tracked file does count."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    repo = tmp_path / "repo"
+    (repo / "binder").mkdir(parents=True)
+    (repo / "examples").mkdir()
+    shutil.copy2(ROOT / "binder" / "check.sh", repo / "binder" / "check.sh")
+    (repo / "examples" / "welcome.ipynb").write_text("committed")
+    (repo / ".gitignore").write_text("*.log\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "tracked"], check=True)
+    (repo / "examples" / "welcome.ipynb").write_text("edited, not committed")
+    (repo / "examples" / "Untitled.ipynb").write_text("saved by JupyterLab during a session")
+    (repo / "notes.txt").write_text("untracked")
+    (repo / "lab.log").write_text("ignored")
+
+    copy = tmp_path / "copy"
+    subprocess.run(
+        ["bash", str(repo / "binder" / "check.sh"), "--copy-only", str(copy)], check=True
+    )
+    copied = sorted(str(path.relative_to(copy)) for path in copy.rglob("*") if path.is_file())
+    assert copied == [".gitignore", "binder/check.sh", "examples/welcome.ipynb"]
+    assert (copy / "examples" / "welcome.ipynb").read_text() == "edited, not committed"
