@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,15 @@ def _wait_until_up(server: LabServer) -> None:
     raise RuntimeError(f"jupyter lab did not answer in time:\n{server.log_text()[-4000:]}")
 
 
-def start_lab(base: Path, extra_env: dict[str, str] | None = None) -> LabServer:
-    """A real JupyterLab with the extension, its own root dir, settings, token and key file."""
+def start_lab(
+    base: Path,
+    extra_env: dict[str, str] | None = None,
+    command: Sequence[str] = (sys.executable, "-m", "jupyterlab"),
+) -> LabServer:
+    """A real JupyterLab with the extension, its own root dir, settings, token and key file.
+
+    ``command`` starts JupyterLab (the options for a headless test server are appended); by
+    default the one installed beside the tests."""
     root = base / "root"
     root.mkdir()
     credentials = base / "credentials.json"
@@ -97,9 +105,7 @@ def start_lab(base: Path, extra_env: dict[str, str] | None = None) -> LabServer:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "jupyterlab",
+                *command,
                 "--no-browser",
                 "--allow-root",
                 f"--port={port}",
