@@ -35,10 +35,6 @@ export class ChatView {
   readonly node: HTMLElement;
   minRenderIntervalMs = DEFAULT_TAIL_INTERVAL_MS;
 
-  get views(): ReadonlyMap<string, MessageView> {
-    return this._views;
-  }
-
   show(state: ChatState): void {
     if (this._state === state) {
       return;
@@ -80,6 +76,7 @@ export class ChatView {
   private _rebuild(): void {
     this._views.forEach(view => view.dispose());
     this._views.clear();
+    this._latest = null;
     this._list.replaceChildren();
     this._state?.messages.forEach(message => this._add(message));
     this.follow();
@@ -93,6 +90,10 @@ export class ChatView {
       this._mode,
       this.minRenderIntervalMs
     );
+    if (this._latest) {
+      this._latest.retryable = false;
+    }
+    this._latest = view;
     this._views.set(message.id, view);
     this._list.appendChild(view.node);
     this._resize.observe(view.node);
@@ -114,6 +115,8 @@ export class ChatView {
 
   private _state: ChatState | null = null;
   private _views = new Map<string, MessageView>();
+  /** The last message of the list: the one `regenerate` replaces, so the one with Retry. */
+  private _latest: MessageView | null = null;
   private _list: HTMLElement;
   private _jump: HTMLButtonElement;
   private _following = true;

@@ -81,6 +81,11 @@ export class MessageView {
     return this._body;
   }
 
+  /** Retry regenerates the chat's last reply, so only the chat's last message offers it. */
+  set retryable(value: boolean) {
+    this._retry.hidden = !value;
+  }
+
   /** Show the message's new state; `appended` is the content just added, if that is all. */
   update(message: IChatMessage, appended?: string): void {
     this._message = message;
@@ -137,8 +142,7 @@ export class MessageView {
     this._error.dataset.code = error.code;
     const text = document.createElement('span');
     text.textContent = plainWords(error.code, error.message);
-    const retry = button('Retry', 'Retry', () => this._actions.retry(this._message));
-    this._error.replaceChildren(text, retry);
+    this._error.replaceChildren(text, this._retry);
   }
 
   /**
@@ -172,6 +176,7 @@ export class MessageView {
   }
 
   private _message: IChatMessage;
+  private _retry = button('Retry', 'Retry', () => this._actions.retry(this._message));
   private _who: HTMLElement;
   private _reasoning: HTMLDetailsElement;
   private _reasoningText: HTMLElement;

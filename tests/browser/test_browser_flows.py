@@ -105,6 +105,48 @@ def test_retry_on_an_inline_error(page):
     assert not reply.locator(".jp-DeltaChat-error").is_visible()
 
 
+FAILS_TWICE_MODEL = """
+import jupyter_deltachat as dc
+_attempts = []
+@dc.register("fails_twice")
+def fails_twice(messages):
+    _attempts.append(1)
+    if len(_attempts) <= 2:
+        raise RuntimeError(f"failure number {len(_attempts)}")
+    yield "recovered: " + messages[-1].content
+"""
+
+
+def test_retry_is_offered_only_on_the_last_reply(page):
+    """`regenerate` replaces the chat's last reply, so an older failed reply offers no Retry
+    (it would regenerate another message) and the last one's Retry regenerates itself."""
+    new_notebook(page)
+    run_cell(page, FAILS_TWICE_MODEL)
+    wait_model_listed(page, "fails_twice")
+    send(page, "first", model="fails_twice")
+    wait_finished(page)
+    send(page, "second", model="fails_twice")
+    wait_finished(page, count=2)
+    older, last = assistant_messages(page).nth(0), assistant_messages(page).nth(1)
+    assert "failure number 1" in older.get_by_role("alert").inner_text()
+    assert older.get_by_role("button", name="Retry").count() == 0
+    assert "failure number 2" in last.get_by_role("alert").inner_text()
+
+    last.get_by_role("alert").get_by_role("button", name="Retry").click()
+    panel(page).locator(
+        "[data-role='assistant']:last-child[data-finish-reason='stop'][data-rendered='true']"
+    ).wait_for()
+    assert panel(page).locator("[data-role]").evaluate_all(
+        "nodes => nodes.map(node => node.dataset.role)"
+    ) == ["user", "assistant", "user", "assistant"]
+    assert message_text(page, panel(page).locator("[data-role='user']").nth(1)) == "second"
+    older, last = assistant_messages(page).nth(0), assistant_messages(page).nth(1)
+    assert "failure number 1" in older.get_by_role("alert").inner_text()
+    assert older.get_by_role("button", name="Retry").count() == 0
+    assert message_text(page, last) == "recovered: second"
+    assert not last.locator(".jp-DeltaChat-error").is_visible()
+
+
 def test_chat_magic_exchange_appears_live(page):
     new_notebook(page)
     run_cell(page, SLOW_MODEL)
