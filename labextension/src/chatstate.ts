@@ -1,11 +1,5 @@
 import { ISignal, Signal } from '@lumino/signaling';
-import {
-  codePointLength,
-  IErrorInfo,
-  IMessage,
-  ISnapshot,
-  KernelEvent
-} from './protocol';
+import { codePointLength, IMessage, ISnapshot, KernelEvent } from './protocol';
 
 /** A message as the panel holds it: the protocol's shape plus stream bookkeeping. */
 export interface IChatMessage extends Omit<IMessage, 'created'> {
@@ -35,17 +29,6 @@ export class ChatState {
   }
   get streamingMessage(): IChatMessage | null {
     return this._messages.find(m => m.streaming) ?? null;
-  }
-  get lastAssistant(): IChatMessage | null {
-    for (let i = this._messages.length - 1; i >= 0; i--) {
-      if (this._messages[i].role === 'assistant') {
-        return this._messages[i];
-      }
-    }
-    return null;
-  }
-  get resyncing(): boolean {
-    return this._resyncing;
   }
 
   /** Apply one event about this chat; false means "out of step: sync now". */
@@ -117,17 +100,6 @@ export class ChatState {
       default:
         return true;
     }
-  }
-
-  /** Mark that a `sync` went out: frames are ignored until its snapshot arrives. */
-  beginResync(): void {
-    this._resyncing = true;
-  }
-
-  /** An error that answered a request (busy, unknown model...) and belongs to no message. */
-  static describe(error: IErrorInfo): string {
-    const where = error.provider ? ` (${error.provider})` : '';
-    return `${error.message}${where}`;
   }
 
   private _outOfStep(): boolean {

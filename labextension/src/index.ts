@@ -11,8 +11,11 @@ import { ChatKernels } from './kernels';
 import { openKeysDialog } from './keys';
 import { ChatPanel, IPanelSettings, PANEL_ID } from './panel';
 
+/** The bundler resolves this at build time; the compiled `lib/` sits beside package.json. */
+declare function require(path: '../package.json'): { version: string };
+
 const PLUGIN_ID = 'jupyter-deltachat:plugin';
-const VERSION = '0.1.0';
+const VERSION = require('../package.json').version;
 
 namespace CommandIDs {
   export const open = 'deltachat:open';

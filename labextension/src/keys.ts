@@ -22,21 +22,51 @@ interface IProvider {
   hint: string | null;
 }
 
-/** Calls `/deltachat/api/...` with the page's token and XSRF handling. */
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
+interface IProviders {
+  providers: IProvider[];
+  editable: boolean;
+}
+
+/**
+ * Calls `/deltachat/api/...` with the page's token and XSRF handling and returns the parsed
+ * JSON body (`undefined` for an empty one). A failure raises `ServerConnection.ResponseError`
+ * carrying the server's own message, or `ServerConnection.NetworkError` when no answer came.
+ */
+async function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'deltachat/api', path);
-  const response = await ServerConnection.makeRequest(url, init, settings);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  const text = await response.text();
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
-      message = (await response.json()).message ?? message;
+      const error = JSON.parse(text) as { message?: unknown };
+      message = typeof error.message === 'string' ? error.message : message;
     } catch {
-      // not JSON: keep the status line
+      // not JSON (a proxy's page, say): the status line says what happened
     }
-    throw new Error(message);
+    throw new ServerConnection.ResponseError(response, message);
   }
-  return response;
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new ServerConnection.ResponseError(response, `${path}: the answer is not JSON`);
+  }
+  return body as T;
+}
+
+/**
+ * What a provider is set up with, in the dialog's words: a key, or for a provider whose
+ * fields are all plain settings (Ollama: its server's URL) that URL.
+ */
+function credentialNoun(provider: IProvider): string {
+  return provider.fields.some(field => field.secret) ? 'key' : 'URL';
 }
 
 /**
@@ -58,8 +88,7 @@ class KeysBody extends Widget {
 
   async reload(): Promise<void> {
     try {
-      const response = await api('providers');
-      const data = (await response.json()) as { providers: IProvider[]; editable: boolean };
+      const data = await requestAPI<IProviders>('providers');
       this._list.replaceChildren(
         ...data.providers.map(provider => this._provider(provider, data.editable))
       );
@@ -79,11 +108,12 @@ class KeysBody extends Widget {
     form.setAttribute('aria-label', `${provider.label} credentials`);
     const title = document.createElement('h3');
     title.textContent = provider.label;
+    const noun = credentialNoun(provider);
     const status = document.createElement('div');
     status.className = 'jp-DeltaChat-providerStatus';
     status.textContent = provider.configured
       ? `Configured${provider.hint ? ` (${provider.hint})` : ''}${provider.source ? ` from ${provider.source}` : ''}`
-      : 'No key';
+      : `No ${noun}`;
     form.append(title, status);
     const inputs: HTMLInputElement[] = [];
     for (const field of provider.fields) {
@@ -100,9 +130,13 @@ class KeysBody extends Widget {
       label.append(name, input);
       form.appendChild(label);
     }
-    const save = button('Save', `Save ${provider.label} key`, () => void this._save(provider, inputs));
+    const save = button('Save', `Save ${provider.label} ${noun}`, () =>
+      void this._save(provider, inputs)
+    );
     save.disabled = !editable;
-    const remove = button('Remove', `Remove ${provider.label} key`, () => void this._remove(provider));
+    const remove = button('Remove', `Remove ${provider.label} ${noun}`, () =>
+      void this._remove(provider)
+    );
     remove.disabled = !editable || !provider.configured;
     const actions = document.createElement('div');
     actions.className = 'jp-DeltaChat-providerActions';
@@ -116,6 +150,7 @@ class KeysBody extends Widget {
   }
 
   private async _save(provider: IProvider, inputs: HTMLInputElement[]): Promise<void> {
+    const noun = credentialNoun(provider);
     const body: Record<string, string> = {};
     for (const input of inputs) {
       if (input.value) {
@@ -124,27 +159,30 @@ class KeysBody extends Widget {
       input.value = '';
     }
     if (!Object.keys(body).length) {
-      this._say(`Nothing to save for ${provider.label}.`);
+      this._say(`Nothing to save for ${provider.label}: enter its ${noun} first.`);
       return;
     }
     try {
-      await api(`credentials/${encodeURIComponent(provider.id)}`, {
+      await requestAPI<void>(`credentials/${encodeURIComponent(provider.id)}`, {
         method: 'PUT',
         body: JSON.stringify(body)
       });
-      this._say(`Saved the ${provider.label} key.`);
+      this._say(`Saved the ${provider.label} ${noun}.`);
     } catch (error) {
-      this._say(`Could not save the ${provider.label} key: ${(error as Error).message}`);
+      this._say(`Could not save the ${provider.label} ${noun}: ${(error as Error).message}`);
     }
     await this.reload();
   }
 
   private async _remove(provider: IProvider): Promise<void> {
+    const noun = credentialNoun(provider);
     try {
-      await api(`credentials/${encodeURIComponent(provider.id)}`, { method: 'DELETE' });
-      this._say(`Removed the ${provider.label} key.`);
+      await requestAPI<void>(`credentials/${encodeURIComponent(provider.id)}`, {
+        method: 'DELETE'
+      });
+      this._say(`Removed the ${provider.label} ${noun}.`);
     } catch (error) {
-      this._say(`Could not remove the ${provider.label} key: ${(error as Error).message}`);
+      this._say(`Could not remove the ${provider.label} ${noun}: ${(error as Error).message}`);
     }
     await this.reload();
   }

@@ -118,9 +118,6 @@ export class ChatPanel extends Widget {
   get connection(): ChatConnection | null {
     return this._connection;
   }
-  get currentChat(): string {
-    return this._chatId;
-  }
   get kernel(): Kernel.IKernelConnection | null {
     return this._connection?.kernel ?? null;
   }
