@@ -64,6 +64,33 @@ def test_keys_dialog_round_trip_leaves_no_key_behind(page, lab_server):
     dialog.get_by_role("button", name="Close").click()
 
 
+def test_keys_dialog_asks_ollama_for_a_url_not_a_key(page, lab_server):
+    panel(page).get_by_role("button", name="API keys").click()
+    dialog = page.locator(".jp-DeltaChat-keysDialog")
+    message = dialog.locator(".jp-DeltaChat-keysMessage")
+    ollama = dialog.locator("form[data-provider='ollama']")
+    ollama.wait_for()
+    assert ollama.locator(".jp-DeltaChat-providerStatus").inner_text() == "No URL"
+    openai = dialog.locator("form[data-provider='openai']")
+    assert openai.locator(".jp-DeltaChat-providerStatus").inner_text() == "No key"
+
+    ollama.get_by_role("button", name="Save Ollama URL").click()
+    assert message.inner_text() == "Nothing to save for Ollama: enter its URL first."
+    ollama.get_by_label("Ollama Base URL").fill("http://127.0.0.1:11434/v1")
+    ollama.get_by_role("button", name="Save Ollama URL").click()
+    dialog.locator("form[data-provider='ollama'][data-configured='true']").wait_for()
+    assert message.inner_text() == "Saved the Ollama URL."
+    assert json.loads(lab_server.credentials.read_text())["providers"]["ollama"] == {
+        "base_url": "http://127.0.0.1:11434/v1"
+    }
+    dialog.locator("form[data-provider='ollama']").get_by_role(
+        "button", name="Remove Ollama URL"
+    ).click()
+    dialog.locator("form[data-provider='ollama'][data-configured='false']").wait_for()
+    assert message.inner_text() == "Removed the Ollama URL."
+    dialog.get_by_role("button", name="Close").click()
+
+
 def use_theme(page, name: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
