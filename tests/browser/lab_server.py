@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 PORTS = range(18800, 18900)
 SERVER_START_TIMEOUT = 90.0
+PORT_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -59,11 +60,18 @@ class LabServer:
         return self.log.read_text(errors="replace")
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the port between ``free_port`` and the server's own bind."""
+
+
 def _wait_until_up(server: LabServer) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited:\n{server.log_text()[-4000:]}")
+            log = server.log_text()
+            if "could not be started because port" in log:
+                raise PortTaken(log[-400:])
+            raise RuntimeError(f"jupyter lab exited:\n{log[-4000:]}")
         try:
             with urllib.request.urlopen(f"{server.url}api/status?token={server.token}", timeout=2):
                 return
@@ -100,8 +108,24 @@ def start_lab(
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     token = secrets.token_hex(16)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start_lab(command, root, env, token, credentials, base / "lab.log")
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_lab(
+    command: Sequence[str],
+    root: Path,
+    env: dict[str, str],
+    token: str,
+    credentials: Path,
+    log: Path,
+) -> LabServer:
     port = free_port()
-    log = base / "lab.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
