@@ -144,7 +144,9 @@ def test_readme_run_command_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert listed_under(
         server_extensions, venv / "etc" / "jupyter", r"jupyter_deltachat enabled"
     ), server_extensions
-    assert re.search(r"jupyter_deltachat \S+ OK", server_extensions), server_extensions
+    assert listed_under(server_extensions, venv / "etc" / "jupyter", r"jupyter_deltachat \S+ OK"), (
+        server_extensions
+    )
 
     # The README's `jupyter lab`, resolved on the venv's PATH as the user's shell would.
     server = start_lab(
