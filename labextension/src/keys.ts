@@ -27,6 +27,11 @@ interface IProviders {
   editable: boolean;
 }
 
+/** The answer to a PUT: a stored key is bound to its URL, so a new URL alone removes it. */
+interface ISaved {
+  key_removed: boolean;
+}
+
 /**
  * Calls `/deltachat/api/...` with the page's token and XSRF handling and returns the parsed
  * JSON body (`undefined` for an empty one). A failure raises `ServerConnection.ResponseError`
@@ -163,11 +168,15 @@ class KeysBody extends Widget {
       return;
     }
     try {
-      await requestAPI<void>(`credentials/${encodeURIComponent(provider.id)}`, {
+      const saved = await requestAPI<ISaved>(`credentials/${encodeURIComponent(provider.id)}`, {
         method: 'PUT',
         body: JSON.stringify(body)
       });
-      this._say(`Saved the ${provider.label} ${noun}.`);
+      this._say(
+        saved.key_removed
+          ? `Saved. The stored ${provider.label} key was for the old URL and has been removed: enter the key for the new URL.`
+          : `Saved the ${provider.label} ${noun}.`
+      );
     } catch (error) {
       this._say(`Could not save the ${provider.label} ${noun}: ${(error as Error).message}`);
     }

@@ -91,6 +91,30 @@ def test_keys_dialog_asks_ollama_for_a_url_not_a_key(page, lab_server):
     dialog.get_by_role("button", name="Close").click()
 
 
+def test_keys_dialog_says_when_a_new_url_removed_the_stored_key(page, lab_server):
+    panel(page).get_by_role("button", name="API keys").click()
+    dialog = page.locator(".jp-DeltaChat-keysDialog")
+    openai = dialog.locator("form[data-provider='openai']")
+    openai.get_by_label("OpenAI API key").fill(SECRET)
+    openai.get_by_role("button", name="Save OpenAI key").click()
+    dialog.locator("form[data-provider='openai'][data-configured='true']").wait_for()
+
+    openai = dialog.locator("form[data-provider='openai']")
+    openai.get_by_label("OpenAI Base URL").fill("http://127.0.0.1:9/v1")
+    openai.get_by_role("button", name="Save OpenAI key").click()
+    dialog.locator("form[data-provider='openai'][data-configured='false']").wait_for()
+    assert dialog.locator(".jp-DeltaChat-keysMessage").inner_text() == (
+        "Saved. The stored OpenAI key was for the old URL and has been removed: "
+        "enter the key for the new URL."
+    )
+    assert SECRET not in lab_server.credentials.read_text()
+    dialog.locator("form[data-provider='openai']").get_by_role(
+        "button", name="Remove OpenAI key"
+    ).click()
+    dialog.locator(".jp-DeltaChat-keysMessage", has_text="Removed the OpenAI key.").wait_for()
+    dialog.get_by_role("button", name="Close").click()
+
+
 def use_theme(page, name: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()

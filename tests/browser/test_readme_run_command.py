@@ -149,6 +149,7 @@ def test_readme_run_command_works_in_a_fresh_venv(tmp_path: Path) -> None:
     )
 
     # The README's `jupyter lab`, resolved on the venv's PATH as the user's shell would.
+    (tmp_path / "lab").mkdir()
     server = start_lab(
         tmp_path / "lab", extra_env=env, command=["bash", "-c", f'exec {lab} "$@"', "jupyter-lab"]
     )
