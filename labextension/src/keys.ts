@@ -142,7 +142,8 @@ class KeysBody extends Widget {
     const remove = button('Remove', `Remove ${provider.label} ${noun}`, () =>
       void this._remove(provider)
     );
-    remove.disabled = !editable || !provider.configured;
+    // Whatever the store holds can be removed: a key, or a URL left without its key.
+    remove.disabled = !editable || !provider.fields.some(field => field.source === 'store');
     const actions = document.createElement('div');
     actions.className = 'jp-DeltaChat-providerActions';
     actions.append(save, remove);
