@@ -10,35 +10,48 @@ from typing import Any
 from ._version import __version__
 from .context import Summary, summarizer, unregister_summarizer
 from .models.registry import register, resolve, unregister
+from .tools import tool, untool
+from .tools.builtin import ToolResult
 from .types import (
     Attachment,
+    CallTool,
     ChatConfig,
     ContextItem,
     Finish,
     Message,
+    ModelConfig,
     ModelInfo,
     Reasoning,
+    ToolCall,
+    ToolInfo,
     Usage,
 )
 
 __all__ = [
     "Attachment",
+    "CallTool",
     "Chat",
     "ChatConfig",
     "ContextItem",
     "Finish",
     "Message",
+    "ModelConfig",
     "ModelInfo",
     "Reasoning",
     "Summary",
+    "ToolCall",
+    "ToolInfo",
+    "ToolResult",
     "Usage",
     "__version__",
     "load_ipython_extension",
     "register",
     "resolve",
     "summarizer",
+    "tool",
     "unregister",
     "unregister_summarizer",
+    "untool",
 ]
 
 

@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import ctypes
+import dataclasses
 import heapq
 import inspect
 import itertools
@@ -24,14 +25,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import DeltaChatError, ModelError
+from .errors import BadRequestError, DeltaChatError, ModelError
 from .redact import redact
 from .stop import StopSignal, bind
-from .types import ChatConfig, Finish, FinishReason, Message, Reasoning, Usage
+from .types import (
+    CallTool,
+    ChatConfig,
+    Finish,
+    FinishReason,
+    Message,
+    ModelConfig,
+    Reasoning,
+    ToolCall,
+    Usage,
+    new_id,
+)
 
+if TYPE_CHECKING:
+    from .tools import Tool
+
+DEFAULT_MAX_STEPS = 10  # model calls per reply when tools are on
 STOP_INTERRUPT_AFTER = 0.2  # a model still running then gets a KeyboardInterrupt
 STOP_ABANDON_AFTER = 0.6  # one still running then (blocked in C) is abandoned: done at once
 
@@ -61,9 +77,18 @@ class ReplyDone:
     finish_reason: FinishReason
     error: DeltaChatError | None
     usage: Usage | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
-ReplyEvent = DeltaFrame | ReplyDone
+@dataclass(frozen=True)
+class ToolUpdate:
+    """A tool call of the reply changed (a copy of it): sent as a ``tool`` event."""
+
+    message_id: str
+    call: ToolCall
+
+
+ReplyEvent = DeltaFrame | ToolUpdate | ReplyDone
 
 
 @dataclass(frozen=True)
@@ -180,6 +205,8 @@ class Reply:
         model_id: str | None = None,
         message_id: str | None = None,
         pacing: FramePacing = ADAPTIVE_PACING,
+        tools: list[Tool] | None = None,
+        allowed_tools: set[str] | None = None,
     ) -> None:
         self.model = model
         self.messages = messages
@@ -203,10 +230,15 @@ class Reply:
         self._next_due = 0.0  # the earliest time of the next frame (shortest)
         self._latest_due = 0.0  # the time by which pending text goes out (longest)
         self._clock_at: float | None = None  # when the frame clock looks at this reply next
-        self._model_finish: Literal["stop", "length"] | None = None
+        self._model_finish: FinishReason | None = None
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._thread: threading.Thread | None = None
         self._concluded = False  # the outcome is out; nothing of this reply is sent again
+        self.tools = {tool.info.name: tool for tool in tools or []}
+        self.allowed_tools = allowed_tools if allowed_tools is not None else set()
+        self.tool_calls: list[ToolCall] = []
+        self._step_calls: list[ToolCall] = []
+        self._awaiting: dict[str, tuple[threading.Event, list[str]]] = {}
 
     # -- control, from any thread ------------------------------------------------------
 
@@ -289,7 +321,7 @@ class Reply:
     def _run(self) -> None:
         try:
             try:
-                self._consume(call_model(self.model, self.messages, self.config))
+                self._steps()
             except BaseException as exc:  # noqa: BLE001 - every failure ends the reply cleanly
                 if not self._stop.is_set():
                     self.error = as_chat_error(exc)
@@ -300,6 +332,177 @@ class Reply:
         except KeyboardInterrupt:  # the stop's interrupt, landing after the model returned
             if not self._stop.is_set():
                 raise
+
+    def _steps(self) -> None:
+        """Call the model; while it calls tools, run them and call it again with the results."""
+        messages = list(self.messages)
+        config = ModelConfig(**self.config.to_json())
+        config.max_steps = None
+        config.tools = [tool.info for tool in self.tools.values()]
+        max_steps = self.config.max_steps or DEFAULT_MAX_STEPS
+        totals: list[int] | None = None
+        for step in range(1, max_steps + 1):
+            step_start = self._content_length()
+            self._step_calls = []
+            self.usage = None
+            self._consume(call_model(self.model, messages, config))
+            with self._lock:
+                self._task = None
+            if self.usage is not None:
+                totals = [
+                    a + b for a, b in zip(totals or [0, 0], _usage_pair(self.usage), strict=True)
+                ]
+            calls, self._step_calls = self._step_calls, []
+            if not calls or self._stop.is_set():
+                break
+            if step == max_steps:
+                for call in calls:
+                    self._update(call, status="error", result=_not_run_after(max_steps))
+                self._model_finish = "max_steps"
+                break
+            text = self._content_since(step_start)
+            messages.append(
+                Message(role="assistant", content=text, tool_calls=[_copy(c) for c in calls])
+            )
+            for call in calls:
+                self._run_call(call)
+                if self._stop.is_set():
+                    return
+                messages.append(Message(role="tool", content=call.result or ""))
+        if totals is not None:
+            self.usage = Usage(input_tokens=totals[0], output_tokens=totals[1])
+
+    def _content_length(self) -> int:
+        """Code points of content handed out or pending (lock taken)."""
+        with self._lock:
+            sent = sum(len(part) for part in self._sent["content"])
+            pending = sum(
+                len(part)
+                for channel, parts in self._pending
+                if channel == "content"
+                for part in parts
+            )
+            return sent + pending
+
+    def _content_since(self, start: int) -> str:
+        with self._lock:
+            if self._pending:
+                self._flush(time.monotonic())
+            return "".join(self._sent["content"])[start:]
+
+    def _call_tool(self, item: CallTool) -> None:
+        """Note a call the model made; it runs when the model's step has ended."""
+        if not isinstance(item.name, str) or not isinstance(item.arguments, dict):
+            raise ModelError("CallTool needs a tool name (str) and arguments (dict)")
+        call = ToolCall(
+            id=new_id("call"),
+            name=item.name,
+            arguments=dict(item.arguments),
+            status="running",
+            at=self._content_length(),
+        )
+        self._step_calls.append(call)
+
+    def _run_call(self, call: ToolCall) -> None:
+        """Approve (or not), run and record one call; every change is a ``ToolUpdate``."""
+        from .tools.run import as_result, bounded, check_arguments
+
+        tool = self.tools.get(call.name)
+        if tool is None:
+            enabled = ", ".join(self.tools) or "none (tools are off)"
+            self._update(
+                call,
+                status="error",
+                result=f"tool {call.name!r} is not enabled in this chat; enabled: {enabled}",
+            )
+            return
+        problem = check_arguments(tool.fn, call.arguments)
+        if problem is not None:
+            self._update(call, status="error", result=problem)
+            return
+        if tool.info.approval == "ask" and call.name not in self.allowed_tools:
+            decision = self._await_approval(call)
+            if decision is None:
+                self._update(call, status="cancelled")
+                return
+            if decision == "deny":
+                self._update(call, status="denied", result="the user denied this call")
+                return
+        self._update(call, status="running")
+        try:
+            result = as_result(self._invoke(tool, call.arguments))
+        except BaseException as exc:  # noqa: BLE001 - a tool's failure is its result
+            if self._stop.is_set():
+                self._update(call, status="cancelled", result="stopped by the user")
+                return
+            if not isinstance(exc, Exception):
+                raise
+            text, truncated = bounded(f"{type(exc).__name__}: {exc}")
+            self._update(call, status="error", result=text, truncated=truncated or None)
+            return
+        text, truncated = bounded(result.text)
+        self._update(
+            call,
+            status="error" if result.is_error else "done",
+            result=text,
+            truncated=truncated or None,
+            outputs=list(result.outputs),
+        )
+
+    def _invoke(self, tool: Tool, arguments: dict[str, Any]) -> Any:
+        value = tool.fn(**arguments)
+        if inspect.isawaitable(value):
+            future = _async_models.submit(_awaited(value))
+            remove = self._stop.add(future.cancel)
+            try:
+                return future.result()
+            except concurrent.futures.CancelledError:
+                raise KeyboardInterrupt from None
+            finally:
+                remove()
+        return value
+
+    def _await_approval(self, call: ToolCall) -> str | None:
+        """Wait for the user's decision; None when the reply is stopped meanwhile."""
+        woken = threading.Event()
+        decision: list[str] = []
+        with self._lock:
+            self._awaiting[call.id] = (woken, decision)
+        self._update(call, status="awaiting_approval")
+        remove = self._stop.add(woken.set)  # a stop wakes the wait (and sends no interrupt)
+        try:
+            woken.wait()
+        finally:
+            remove()
+            with self._lock:
+                self._awaiting.pop(call.id, None)
+        return decision[0] if decision and not self._stop.is_set() else None
+
+    def approve(self, call_id: str, decision: str) -> None:
+        """The user's ``approve``: ``allow``, ``deny`` or ``allow_chat`` (later calls too)."""
+        with self._lock:
+            waiting = self._awaiting.get(call_id)
+            if waiting is None or waiting[1]:
+                raise BadRequestError(f"tool call {call_id[:80]!r} is not awaiting approval")
+            woken, chosen = waiting
+            if decision == "allow_chat":
+                name = next(c.name for c in self.tool_calls if c.id == call_id)
+                self.allowed_tools.add(name)
+            chosen.append(decision)
+        woken.set()
+
+    def _update(self, call: ToolCall, **changes: Any) -> None:
+        """Change ``call`` and hand out a copy, after the text that came before it."""
+        with self._lock:
+            for name, value in changes.items():
+                setattr(call, name, value)
+            if self._concluded:
+                return
+            if all(c.id != call.id for c in self.tool_calls):
+                self.tool_calls.append(call)
+            if self._pending:
+                self._flush(time.monotonic())
+            self._on_event(ToolUpdate(self.message.id, _copy(call)))
 
     def _consume(self, result: Any) -> None:
         if isinstance(result, str):
@@ -365,6 +568,9 @@ class Reply:
             return
         elif isinstance(item, Finish):
             self._model_finish = item.reason
+            return
+        elif isinstance(item, CallTool):
+            self._call_tool(item)
             return
         else:
             raise ModelError(f"model yielded {kind.__name__}, expected str")
@@ -448,8 +654,10 @@ class Reply:
                 finish_reason=self.finish_reason,
                 error=self.error,
                 usage=self.usage,
+                tool_calls=[_copy(c) for c in self.tool_calls],
             )
             self.message.content = outcome.content
+            self.message.tool_calls = outcome.tool_calls
             self.message.reasoning = outcome.reasoning
             self.message.finish_reason = outcome.finish_reason
             if outcome.error is not None:
@@ -458,6 +666,22 @@ class Reply:
                 self._on_event(outcome)
             finally:
                 self._done_event.set()
+
+
+def _copy(call: ToolCall) -> ToolCall:
+    return dataclasses.replace(call, arguments=dict(call.arguments), outputs=list(call.outputs))
+
+
+def _usage_pair(usage: Usage) -> tuple[int, int]:
+    return usage.input_tokens, usage.output_tokens
+
+
+def _not_run_after(max_steps: int) -> str:
+    return f"not run: the reply reached its limit of {max_steps} model calls (max_steps)"
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
 
 
 def kernel_log(line: str) -> None:

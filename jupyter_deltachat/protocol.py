@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from .errors import BadRequestError, DeltaChatError
-from .types import Attachment, ChatConfig, FinishReason, Message, ModelInfo, Usage
+from .types import (
+    Attachment,
+    ChatConfig,
+    FinishReason,
+    Message,
+    ModelInfo,
+    ToolCall,
+    ToolInfo,
+    Usage,
+)
 
 PROTOCOL = 1
 PROTOCOL_MINOR = 1
@@ -32,6 +41,10 @@ MAX_CLIENT_ID_LENGTH = 64
 HEARTBEAT_SECONDS = (5, 300)  # the heartbeat a hello may declare, lowest and highest
 
 Channel = Literal["content", "reasoning"]
+ToolChoice = Literal["none", "all"] | list[str]
+Decision = Literal["allow", "deny", "allow_chat"]
+DECISIONS: tuple[str, ...] = ("allow", "deny", "allow_chat")
+MAX_TOOL_NAMES = 100
 
 
 def _to_wire(value: Any) -> Any:
@@ -161,6 +174,7 @@ class Send(Wire):
     config: ChatConfig | None = None
     attachments: list[Attachment] = field(default_factory=list)
     context: list[ContextRef] = field(default_factory=list)
+    tools: ToolChoice | None = None  # left out: "none"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +191,7 @@ class Regenerate(Wire):
     chat_id: str
     model: str | None = None
     config: ChatConfig | None = None
+    tools: ToolChoice | None = None  # left out: "none"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,6 +257,19 @@ class Export(Wire):
     path: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ListTools(Wire):
+    type: Literal["list_tools"] = "list_tools"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approve(Wire):
+    type: Literal["approve"] = "approve"
+    chat_id: str
+    call_id: str
+    decision: Decision
+
+
 Request = (
     Hello
     | Ping
@@ -257,6 +285,8 @@ Request = (
     | RenameChat
     | DeleteChat
     | Export
+    | ListTools
+    | Approve
 )
 REQUESTS: dict[str, type[Request]] = {
     cls.type: cls  # type: ignore[misc]
@@ -275,6 +305,8 @@ REQUESTS: dict[str, type[Request]] = {
         RenameChat,
         DeleteChat,
         Export,
+        ListTools,
+        Approve,
     )
 }
 
@@ -291,6 +323,7 @@ class Ready(Wire):
     default_model: str
     chats: list[ChatInfo]
     protocol_minor: int = PROTOCOL_MINOR
+    tools: list[ToolInfo]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -380,6 +413,22 @@ class Exported(Wire):
     content: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class Tools(Wire):
+    type: Literal["tools"] = "tools"
+    tools: list[ToolInfo]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tool(Wire):
+    """One change of one tool call: frontends upsert ``call`` by its id."""
+
+    type: Literal["tool"] = "tool"
+    chat_id: str
+    message_id: str
+    call: ToolCall
+
+
 Event = (
     Ready
     | MessageAdded
@@ -392,6 +441,8 @@ Event = (
     | Variables
     | Chats
     | Exported
+    | Tools
+    | Tool
 )
 EVENTS: dict[str, type[Event]] = {
     cls.type: cls  # type: ignore[misc]
@@ -407,6 +458,8 @@ EVENTS: dict[str, type[Event]] = {
         Variables,
         Chats,
         Exported,
+        Tools,
+        Tool,
     )
 }
 
@@ -437,6 +490,7 @@ _CONFIG_RANGES: dict[str, tuple[bool, float, float, bool]] = {
     "top_k": (True, 0, math.inf, True),
     "frequency_penalty": (False, -2, 2, False),
     "presence_penalty": (False, -2, 2, False),
+    "max_steps": (True, 0, math.inf, True),
 }
 
 
@@ -466,6 +520,7 @@ def parse_request(data: Any) -> Request:
             content=_content(data),
             attachments=_attachments(data.get("attachments")),
             context=_context_refs(data.get("context")),
+            tools=_tool_choice(data.get("tools"), kind),
         )
         _check_size(data, send)
         return send
@@ -479,6 +534,7 @@ def parse_request(data: Any) -> Request:
             chat_id=_id(data, kind, "chat_id"),
             model=_optional_id(data, kind, "model"),
             config=_config(data.get("config"), kind),
+            tools=_tool_choice(data.get("tools"), kind),
         )
     if kind == "sync":
         return Sync(chat_id=_id(data, kind, "chat_id"))
@@ -505,6 +561,20 @@ def parse_request(data: Any) -> Request:
             format=_choice(data, kind, "format", ("markdown", "ipynb")),  # type: ignore[arg-type]
             path=_path(data, kind),
         )
+    if kind == "list_tools":
+        return ListTools()
+    if kind == "approve":
+        decision = data.get("decision")
+        if decision not in DECISIONS:
+            raise BadRequestError(
+                f"approve: 'decision' must be one of {', '.join(DECISIONS)}, got "
+                f"{str(decision)[:80]!r}"
+            )
+        return Approve(
+            chat_id=_id(data, kind, "chat_id"),
+            call_id=_id(data, kind, "call_id"),
+            decision=decision,
+        )
     raise BadRequestError(f"unknown message type {kind[:80]!r}; known: {', '.join(REQUESTS)}")
 
 
@@ -525,7 +595,7 @@ def _id(data: dict[str, Any], kind: str, name: str) -> str:
     return value
 
 
-_BOUNDED_IDS = frozenset({"chat_id", "request_id", "message_id"})
+_BOUNDED_IDS = frozenset({"chat_id", "request_id", "message_id", "call_id"})
 
 
 def _optional_id(
@@ -634,6 +704,23 @@ def _config(value: Any, kind: str) -> ChatConfig | None:
             bounds = "positive" if integer else f"between {low:g} and {high:g}"
             raise BadRequestError(f"{kind}: config.{name} must be {bounds}, got {number!r}")
     return ChatConfig.from_json(value)
+
+
+def _tool_choice(value: Any, kind: str) -> ToolChoice | None:
+    """``"none"``, ``"all"`` or a list of tool names (which tools exist is checked on use)."""
+    if value is None or value in ("none", "all"):
+        return value
+    if not isinstance(value, list):
+        got = repr(value[:80]) if isinstance(value, str) else _kind(value)
+        raise BadRequestError(
+            f'{kind}: \'tools\' must be "none", "all" or a list of tool names, got {got}'
+        )
+    if len(value) > MAX_TOOL_NAMES:
+        raise BadRequestError(f"{kind}: 'tools' names {len(value):,} tools; the limit is 100")
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not name or len(name) > MAX_ID_LENGTH:
+            raise BadRequestError(f"{kind}: tools[{index}] must be a tool name (a short string)")
+    return list(value)
 
 
 def _attachments(value: Any) -> list[Attachment]:

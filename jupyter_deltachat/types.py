@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-Role = Literal["user", "assistant", "system"]
-FinishReason = Literal["stop", "length", "cancelled", "error", "interrupted"]
+Role = Literal["user", "assistant", "system", "tool"]  # "tool": only in what models receive
+FinishReason = Literal["stop", "length", "cancelled", "error", "interrupted", "max_steps"]
+ToolApproval = Literal["ask", "never"]
+ToolStatus = Literal["awaiting_approval", "running", "done", "error", "denied", "cancelled"]
 
 
 def now_iso() -> str:
@@ -65,6 +67,71 @@ class ContextItem:
 
 
 @dataclass
+class ToolInfo:
+    """A tool the model may call: ``parameters`` is the JSON Schema of its arguments object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    approval: ToolApproval
+    source: Literal["builtin", "kernel"]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolInfo:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass
+class ToolCall:
+    """One call of a tool inside an assistant message (an upsert by ``id`` in ``tool`` events).
+
+    ``at`` is the code-point length of the message's content when the model made the call,
+    so views draw the call in place; ``outputs`` are attachments the tool made (figures).
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    status: ToolStatus
+    at: int
+    result: str | None = None
+    truncated: bool | None = None
+    outputs: list[Attachment] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = _drop_none(
+            {
+                "id": self.id,
+                "name": self.name,
+                "arguments": self.arguments,
+                "status": self.status,
+                "at": self.at,
+                "result": self.result,
+                "truncated": self.truncated,
+            }
+        )
+        if self.outputs:
+            data["outputs"] = [a.to_json() for a in self.outputs]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolCall:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            arguments=data["arguments"],
+            status=data["status"],
+            at=data["at"],
+            result=data.get("result"),
+            truncated=data.get("truncated"),
+            outputs=[Attachment.from_json(a) for a in data.get("outputs", [])],
+        )
+
+
+@dataclass
 class Message:
     """One message of a chat. Models receive a list of these."""
 
@@ -78,6 +145,7 @@ class Message:
     reasoning: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     context: list[ContextItem] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = _drop_none(
@@ -96,6 +164,8 @@ class Message:
             data["attachments"] = [a.to_json() for a in self.attachments]
         if self.context:
             data["context"] = [item.to_json() for item in self.context]
+        if self.tool_calls:
+            data["tool_calls"] = [c.to_json() for c in self.tool_calls]
         return data
 
     @classmethod
@@ -111,6 +181,7 @@ class Message:
             reasoning=data.get("reasoning"),
             attachments=[Attachment.from_json(a) for a in data.get("attachments", [])],
             context=[ContextItem.from_json(c) for c in data.get("context", [])],
+            tool_calls=[ToolCall.from_json(c) for c in data.get("tool_calls", [])],
         )
 
 
@@ -124,6 +195,7 @@ class ChatConfig:
     top_k: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    max_steps: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none(dataclasses.asdict(self))
@@ -158,6 +230,22 @@ class ModelInfo:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelInfo:
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclass
+class ModelConfig(ChatConfig):
+    """What a model receives as ``config``: the settings and the tools it may call now
+    (``tools`` is empty when tools are off)."""
+
+    tools: list[ToolInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallTool:
+    """A model yields this to call a tool; the engine runs it and calls the model again."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from jupyter_deltachat.types import (
     ContextItem,
     Message,
     ModelInfo,
+    ToolCall,
+    ToolInfo,
     Usage,
 )
 
@@ -44,12 +46,14 @@ PYTHON_SHAPES: dict[str, type] = {
     "ContextRef": protocol.ContextRef,
     "ContextItem": ContextItem,
     "VariableInfo": protocol.VariableInfo,
+    "ToolInfo": ToolInfo,
+    "ToolCall": ToolCall,
 }
 # Fields the schema and the panel already know and the kernel does not send yet (protocol
 # 1.1 section 0); the test fails once the kernel has them, so the entry is removed then.
 NOT_YET_IN_THE_KERNEL: set[tuple[str, str]] = set()
 
-Field = tuple[bool, str]  # (optional, kind)
+Field = tuple[bool, str]  # (optional, kind); a union of several kinds joins them with " or "
 
 
 # -- the three readers --------------------------------------------------------------------
@@ -58,7 +62,8 @@ Field = tuple[bool, str]  # (optional, kind)
 def schema_kind(spec: dict[str, Any]) -> str:
     if "oneOf" in spec:
         kinds = [schema_kind(s) for s in spec["oneOf"] if s.get("type") != "null"]
-        return kinds[0] + "|null"
+        nullable = len(kinds) < len(spec["oneOf"])
+        return " or ".join(kinds) + ("|null" if nullable else "")
     if "$ref" in spec:
         return spec["$ref"].rsplit("/", 1)[1]
     if "const" in spec:
@@ -82,7 +87,10 @@ def schema_fields(name: str) -> dict[str, Field]:
 def python_kind(annotation: Any) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        return python_kind(next(a for a in args if a is not type(None)))
+        literals = tuple(a for a in args if typing.get_origin(a) is typing.Literal)
+        others = [a for a in args if a is not type(None) and a not in literals]
+        kinds = [python_kind(typing.Literal[sum((typing.get_args(a) for a in literals), ())])]
+        return " or ".join((kinds if literals else []) + [python_kind(a) for a in others])
     if origin is typing.Literal:
         return f"={args[0]}" if len(args) == 1 else "enum:" + ",".join(sorted(args))
     if origin is list:
@@ -135,7 +143,11 @@ def ts_kind(text: str, aliases: dict[str, list[str]]) -> str:
         return ts_kind(" | ".join(parts), aliases) + "|null"
     if len(parts) == 1 and parts[0] in aliases:
         parts = aliases[parts[0]]
-    if all(part.startswith("'") for part in parts):
+    quoted = [part for part in parts if part.startswith("'")]
+    if quoted and len(quoted) < len(parts):
+        others = [ts_kind(part, aliases) for part in parts if not part.startswith("'")]
+        return " or ".join([ts_kind(" | ".join(quoted), aliases), *others])
+    if quoted:
         values = sorted(part.strip("'") for part in parts)
         return f"={values[0]}" if len(values) == 1 else "enum:" + ",".join(values)
     (single,) = parts

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine import ADAPTIVE_PACING, DeltaFrame, FramePacing, Reply, ReplyDone, ReplyEvent
+from ..engine import (
+    ADAPTIVE_PACING,
+    DeltaFrame,
+    FramePacing,
+    Reply,
+    ReplyDone,
+    ReplyEvent,
+    ToolUpdate,
+)
 from ..errors import BadRequestError, BusyError, UnknownChatError
 from ..models.registry import REGISTRY, ModelRegistry
 from ..protocol import (
@@ -32,8 +40,11 @@ from ..protocol import (
     Snapshot,
     Start,
     StreamingMark,
+    Tool,
+    ToolChoice,
 )
-from ..types import Attachment, ChatConfig, ContextItem, Message, now_iso
+from ..tools import TOOLS, ToolRegistry
+from ..types import Attachment, ChatConfig, ContextItem, Message, ToolCall, now_iso
 
 if TYPE_CHECKING:
     from ..history import History, StoredChat
@@ -59,6 +70,7 @@ class Stream:
     lock: threading.RLock = field(default_factory=threading.RLock)
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    tool_calls: dict[str, ToolCall] = field(default_factory=dict)  # by id, in call order
     seq: int = 0
     finished: bool = False
 
@@ -79,6 +91,7 @@ class Chat:
     updated: str = field(default_factory=now_iso)
     path: str | None = None  # the notebook it belongs to; None until the kernel knows it
     custom_title: str | None = None  # set by rename_chat
+    allowed_tools: set[str] = field(default_factory=set)  # "allow_chat": no more asking
 
     @property
     def title(self) -> str:
@@ -110,9 +123,11 @@ class ChatService:
         registry: ModelRegistry = REGISTRY,
         pacing: FramePacing = ADAPTIVE_PACING,
         max_chats: int = MAX_CHATS,
+        tools: ToolRegistry = TOOLS,
     ) -> None:
         self.registry = registry
         self.pacing = pacing
+        self.tools = tools
         self.max_chats = max_chats
         self._lock = threading.RLock()
         self._chats: OrderedDict[str, Chat] = OrderedDict()  # least recently used first
@@ -215,6 +230,7 @@ class ChatService:
                 stream.message,
                 content="".join(stream.content),
                 reasoning="".join(stream.reasoning) or None,
+                tool_calls=list(stream.tool_calls.values()),
             )
             shown = [partial if m.id == partial.id else m for m in messages]
             mark = StreamingMark(message_id=stream.message.id, seq=stream.seq)
@@ -233,6 +249,7 @@ class ChatService:
         context: list[ContextItem] | None = None,
         request_id: str | None = None,
         system: str | None = None,
+        tools: ToolChoice | None = None,
     ) -> Reply:
         """Append the user's message and start streaming the reply.
 
@@ -242,6 +259,7 @@ class ChatService:
         Raises ``BusyError`` or ``UnknownModelError`` before anything changes.
         """
         model_id, model_fn = self._model(model)
+        enabled = self.tools.select(tools)
         added = [
             Message(
                 role="user",
@@ -258,7 +276,7 @@ class ChatService:
             if system and (not systems or systems[-1] != system):
                 added.insert(0, Message(role="system", content=system))
             chat.messages.extend(added)
-            stream = self._start_reply(chat, model_id, model_fn, config, request_id)
+            stream = self._start_reply(chat, model_id, model_fn, config, request_id, enabled)
         for message in added:
             self.emit(MessageAdded(chat_id=chat_id, message=dataclasses.replace(message)))
         self._begin(chat_id, stream, model_id)
@@ -271,6 +289,7 @@ class ChatService:
         model: str | ModelFn | None = None,
         config: ChatConfig | None = None,
         request_id: str | None = None,
+        tools: ToolChoice | None = None,
     ) -> Reply:
         """Replace the last assistant message with a new reply to the same user message."""
         with self._lock:
@@ -281,12 +300,13 @@ class ChatService:
                 raise BadRequestError(f"chat {chat_id!r} has no assistant reply to regenerate")
             previous = chat.messages[-1].model
         model_id, model_fn = self._model(model or previous)
+        enabled = self.tools.select(tools)
         with self._lock:
             if chat.streaming is not None:
                 raise BusyError(f"chat {chat_id!r} is already streaming a reply; stop it first")
             chat.messages.pop()
             self.snapshot(chat_id, self.emit)  # everyone drops the replaced reply
-            stream = self._start_reply(chat, model_id, model_fn, config, request_id)
+            stream = self._start_reply(chat, model_id, model_fn, config, request_id, enabled)
         self._begin(chat_id, stream, model_id)
         return stream.reply
 
@@ -297,6 +317,15 @@ class ChatService:
             stream = chat.streaming if chat else None
         if stream is not None and message_id in (None, stream.message.id):
             stream.reply.stop()
+
+    def approve(self, chat_id: str, call_id: str, decision: str) -> None:
+        """The user's decision on a call awaiting approval; ``bad_request`` for any other id."""
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            stream = chat.streaming if chat else None
+        if stream is None:
+            raise BadRequestError(f"tool call {call_id[:80]!r} is not awaiting approval")
+        stream.reply.approve(call_id, decision)
 
     def clear(self, chat_id: str) -> None:
         """Empty the chat (stopping its reply first) and send everyone the empty snapshot."""
@@ -504,6 +533,7 @@ class ChatService:
         model_fn: ModelFn,
         config: ChatConfig | None,
         request_id: str | None,
+        tools: list[Any] | None = None,
     ) -> Stream:
         """Create the reply and mark the chat streaming (service lock held)."""
         history = [dataclasses.replace(m) for m in chat.messages]
@@ -517,6 +547,8 @@ class ChatService:
             model_id=model_id,
             message_id=message.id,
             pacing=self.pacing,
+            tools=tools,
+            allowed_tools=chat.allowed_tools,
         )
         chat.messages.append(message)
         chat.streaming = stream
@@ -551,6 +583,9 @@ class ChatService:
                         channel=channel,
                     )
                 )
+            elif isinstance(event, ToolUpdate):
+                stream.tool_calls[event.call.id] = event.call
+                self.emit(Tool(chat_id=chat.chat_id, message_id=event.message_id, call=event.call))
             else:
                 self._finish(chat, stream, event)
 
@@ -560,6 +595,7 @@ class ChatService:
             message.content = outcome.content
             message.reasoning = outcome.reasoning
             message.finish_reason = outcome.finish_reason
+            message.tool_calls = outcome.tool_calls
             if outcome.error is not None:
                 message.error = outcome.error.to_json()
             stream.finished = True

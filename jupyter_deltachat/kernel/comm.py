@@ -29,6 +29,7 @@ from ..export import export_chat
 from ..models.registry import ModelRegistry
 from ..protocol import (
     PROTOCOL,
+    Approve,
     Chats,
     Clear,
     DeleteChat,
@@ -38,6 +39,7 @@ from ..protocol import (
     Hello,
     ListChats,
     ListModels,
+    ListTools,
     ListVariables,
     Models,
     OpenChat,
@@ -49,11 +51,13 @@ from ..protocol import (
     Send,
     Stop,
     Sync,
+    Tools,
     Variables,
     error_answer,
     parse_request,
 )
 from ..redact import redact
+from ..tools import TOOLS, ToolRegistry
 from .chats import ChatService
 
 log = logging.getLogger(__name__)
@@ -104,15 +108,19 @@ class CommServer:
     whose heartbeat stopped; it ends when the last comm closes.
     """
 
-    def __init__(self, service: ChatService, registry: ModelRegistry) -> None:
+    def __init__(
+        self, service: ChatService, registry: ModelRegistry, tools: ToolRegistry = TOOLS
+    ) -> None:
         self.service = service
         self.registry = registry
+        self.tools = tools
         self._lock = threading.Lock()
         self._peers: dict[str, Peer] = {}
         self._last_models: Models | None = None
         self._poller_stop: threading.Event | None = None
         service.subscribe(self.broadcast)
         registry.subscribe(self.broadcast_models)
+        tools.subscribe(lambda: self.broadcast(self.tools_event()))
 
     # -- comm callbacks ------------------------------------------------------------------
 
@@ -157,6 +165,9 @@ class CommServer:
     def models_event(self) -> Models:
         infos = self.registry.models()
         return Models(models=infos, default_model=self.registry.default_model(infos))
+
+    def tools_event(self) -> Tools:
+        return Tools(tools=self.tools.infos())
 
     def broadcast_models(self) -> None:
         event = self.models_event()
@@ -265,6 +276,7 @@ class CommServer:
                         models=models.models,
                         default_model=models.default_model,
                         chats=self.service.infos(),
+                        tools=self.tools.infos(),
                     )
                 )
             case Send():
@@ -276,6 +288,7 @@ class CommServer:
                     config=request.config,
                     attachments=[*request.attachments, *rendered.attachments],
                     context=rendered.items,
+                    tools=request.tools,
                     request_id=request.request_id,
                 )
             case Regenerate():
@@ -283,6 +296,7 @@ class CommServer:
                     request.chat_id,
                     model=request.model,
                     config=request.config,
+                    tools=request.tools,
                     request_id=request.request_id,
                 )
             case Stop():
@@ -320,3 +334,7 @@ class CommServer:
                 )
             case Ping():
                 pass  # hearing from the comm was the point
+            case ListTools():
+                answer(self.tools_event())
+            case Approve():
+                self.service.approve(request.chat_id, request.call_id, request.decision)

@@ -1,4 +1,8 @@
-"""``demo``: an offline model that streams a useful welcome, so streaming works with no key."""
+"""``demo``: an offline model that streams a useful welcome, so streaming works with no key.
+
+With tools on, a question about the user's variables or data makes it call the ``python``
+tool (the user approves it) and answer from the result, so agent mode works with no key.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from ..stop import pause
-from ..types import ChatConfig, Finish, Message
+from ..types import CallTool, ChatConfig, Finish, Message
 
 WELCOME = r"""## Welcome to deltachat
 
@@ -49,10 +53,40 @@ Try `%chat help` in a notebook for the cell magics.
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 
-def demo_model(messages: list[Message], config: ChatConfig) -> Iterator[str | Finish]:
-    """Stream ``WELCOME`` word by word at reading pace (``max_tokens`` caps the words)."""
-    limit = config.max_tokens
-    for count, word in enumerate(_WORDS.findall(WELCOME)):
+_ASKS_ABOUT_DATA = re.compile(r"\b(variables?|data|dataframes?|namespace)\b", re.IGNORECASE)
+LOOK_AT_VARIABLES = (
+    "{name: type(value).__name__ for name, value in globals().items()\n"
+    " if not name.startswith('_') and name not in ('In', 'Out', 'exit', 'quit', 'get_ipython')\n"
+    " and not callable(value) and type(value).__name__ != 'module'}"
+)
+DENIED = "the user denied this call"
+
+
+def demo_model(messages: list[Message], config: ChatConfig) -> Iterator[str | Finish | CallTool]:
+    """Stream ``WELCOME`` word by word at reading pace (``max_tokens`` caps the words); with
+    the ``python`` tool enabled, answer a question about the user's data by calling it."""
+    tools = {tool.name for tool in getattr(config, "tools", [])}
+    last = messages[-1] if messages else None
+    if last is not None and last.role == "tool":
+        yield from _paced(_answer_from(last.content), config.max_tokens)
+    elif "python" in tools and last is not None and _ASKS_ABOUT_DATA.search(last.content):
+        yield "Let me look at the variables in your kernel. "
+        yield CallTool("python", {"code": LOOK_AT_VARIABLES})
+    else:
+        yield from _paced(WELCOME, config.max_tokens)
+
+
+def _answer_from(result: str) -> str:
+    if result == DENIED:
+        return "You denied the call, so I cannot see your variables."
+    return (
+        "Your kernel holds these variables (name: type), as the `python` call found:\n\n"
+        f"```\n{result}\n```\n\nA real model would now answer your question from them."
+    )
+
+
+def _paced(text: str, limit: int | None) -> Iterator[str | Finish]:
+    for count, word in enumerate(_WORDS.findall(text)):
         if limit is not None and count >= limit:
             yield Finish("length")
             return

@@ -9,14 +9,24 @@ export const BOOTSTRAP_CODE =
   'import jupyter_deltachat.kernel as _dc; _dc.load(); del _dc';
 export const INSTALL_COMMAND = 'pip install jupyter-deltachat';
 
-export type Role = 'user' | 'assistant' | 'system';
+export type Role = 'user' | 'assistant' | 'system' | 'tool';
 export type FinishReason =
   | 'stop'
   | 'length'
   | 'cancelled'
   | 'error'
-  | 'interrupted';
+  | 'interrupted'
+  | 'max_steps';
 export type Channel = 'content' | 'reasoning';
+export type ToolChoice = 'none' | 'all' | string[];
+export type ToolStatus =
+  | 'awaiting_approval'
+  | 'running'
+  | 'done'
+  | 'error'
+  | 'denied'
+  | 'cancelled';
+export type Decision = 'allow' | 'deny' | 'allow_chat';
 export type ContextKind = 'variable' | 'error' | 'cell' | 'notebook' | 'text';
 
 // Shapes. `tests/test_protocol_schema.py` checks every interface of this file against
@@ -78,6 +88,7 @@ export interface IMessage {
   reasoning?: string;
   attachments?: IAttachment[];
   context?: IContextItem[];
+  tool_calls?: IToolCall[];
 }
 
 export interface IChatConfig {
@@ -87,6 +98,7 @@ export interface IChatConfig {
   top_k?: number;
   frequency_penalty?: number;
   presence_penalty?: number;
+  max_steps?: number;
 }
 
 export interface IModelInfo {
@@ -118,6 +130,25 @@ export interface IStreamingMark {
   seq: number;
 }
 
+export interface IToolInfo {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+  approval: 'ask' | 'never';
+  source: 'builtin' | 'kernel';
+}
+
+export interface IToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  status: ToolStatus;
+  at: number;
+  result?: string;
+  truncated?: boolean;
+  outputs?: IAttachment[];
+}
+
 // Frontend to kernel.
 
 export interface IHello {
@@ -140,6 +171,7 @@ export interface ISend {
   config?: IChatConfig;
   attachments?: IAttachment[];
   context?: IContextRef[];
+  tools?: ToolChoice;
 }
 export interface IStop {
   type: 'stop';
@@ -152,6 +184,7 @@ export interface IRegenerate {
   chat_id: string;
   model?: string;
   config?: IChatConfig;
+  tools?: ToolChoice;
 }
 export interface ISync {
   type: 'sync';
@@ -166,6 +199,15 @@ export interface IListVariables {
 }
 export interface IListModels {
   type: 'list_models';
+}
+export interface IListTools {
+  type: 'list_tools';
+}
+export interface IApprove {
+  type: 'approve';
+  chat_id: string;
+  call_id: string;
+  decision: Decision;
 }
 
 export type ChatScope = 'notebook' | 'all';
@@ -212,7 +254,9 @@ export type ClientRequest =
   | IOpenChat
   | IRenameChat
   | IDeleteChat
-  | IExport;
+  | IExport
+  | IListTools
+  | IApprove;
 
 // Kernel to frontend.
 
@@ -224,6 +268,7 @@ export interface IReady {
   default_model: string;
   chats: IChatInfo[];
   protocol_minor: number;
+  tools: IToolInfo[];
 }
 export interface IMessageEvent {
   type: 'message';
@@ -291,6 +336,16 @@ export interface IExported {
   filename: string;
   content: string;
 }
+export interface ITools {
+  type: 'tools';
+  tools: IToolInfo[];
+}
+export interface IToolEvent {
+  type: 'tool';
+  chat_id: string;
+  message_id: string;
+  call: IToolCall;
+}
 
 export type KernelEvent =
   | IReady
@@ -303,7 +358,9 @@ export type KernelEvent =
   | IModels
   | IVariables
   | IChats
-  | IExported;
+  | IExported
+  | ITools
+  | IToolEvent;
 
 /** Code points, as the kernel counts `done.length`. */
 export function codePointLength(text: string): number {

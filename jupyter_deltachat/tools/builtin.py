@@ -1,0 +1,107 @@
+"""The built-in ``python`` tool: the model's code runs in the user's namespace, like a cell.
+
+What the model gets back is what a cell would show: what the code printed, the last
+expression's repr, the traceback (the code's own frames) on error; matplotlib figures the
+code left open become PNG ``outputs`` and are closed.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import io
+import itertools
+import linecache
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..types import Attachment
+
+_runs = itertools.count(1)
+
+
+@dataclass
+class ToolResult:
+    """What a tool may return besides plain text: attachments, and whether it failed."""
+
+    text: str
+    outputs: list[Attachment] = field(default_factory=list)
+    is_error: bool = False
+
+
+def user_namespace() -> dict[str, Any]:
+    """The kernel's user namespace (``__main__``'s outside IPython)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        return shell.user_ns  # type: ignore[no-any-return]
+    return sys.modules["__main__"].__dict__
+
+
+def python(code: str) -> ToolResult:
+    """Run Python code in the user's kernel namespace, like a notebook cell: the user's
+    variables are there, and what it defines stays. Returns what it printed, the value of
+    its last expression, or the traceback; matplotlib figures it draws are shown to the user.
+
+    Args:
+        code: Python source to run; the last line's value is returned when it is an expression.
+    """
+    filename = f"<deltachat-tool-{next(_runs)}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    namespace = user_namespace()
+    printed = io.StringIO()
+    figures_before = _figure_numbers()
+    value: Any = None
+    failed = False
+    try:
+        tree = ast.parse(code, filename, "exec")
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - the approved code
+            if last is not None:
+                expression = ast.Expression(last.value)
+                value = eval(compile(expression, filename, "eval"), namespace)  # noqa: S307
+    except Exception as exc:  # noqa: BLE001 - the code's own error is its result
+        failed = True
+        printed.write(_user_traceback(exc, filename))
+    text = printed.getvalue()
+    if value is not None and not failed:
+        text += ("" if not text or text.endswith("\n") else "\n") + repr(value)
+    return ToolResult(text=text, outputs=_new_figures(figures_before), is_error=failed)
+
+
+def _user_traceback(exc: BaseException, filename: str) -> str:
+    """The traceback from the first frame of the tool's code on (the engine's are dropped)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError):
+        tb = None
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _figure_numbers() -> set[int]:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot is not None else set()
+
+
+def _new_figures(before: set[int]) -> list[Attachment]:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    outputs = []
+    for number in sorted(set(pyplot.get_fignums()) - before):
+        figure = pyplot.figure(number)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        pyplot.close(figure)
+        data = base64.b64encode(buffer.getvalue()).decode()
+        outputs.append(Attachment(name=f"figure-{number}.png", media_type="image/png", data=data))
+    return outputs
