@@ -15,10 +15,13 @@ from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from ..credentials import ENV_PATH, CredentialStore
-from .handlers import CredentialsHandler, ProvidersHandler, StatusHandler
-
-STORE_SETTING = "jupyter_deltachat_store"
-EDITS_SETTING = "jupyter_deltachat_allow_credential_edits"
+from .handlers import (
+    EDITS_SETTING,
+    STORE_SETTING,
+    CredentialsHandler,
+    ProvidersHandler,
+    StatusHandler,
+)
 
 
 class DeltaChat(Configurable):

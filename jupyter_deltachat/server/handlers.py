@@ -19,6 +19,8 @@ from ..redact import redact
 from .validation import InvalidRequest, check_base_url_change, check_provider, parse_credentials
 
 AUTH_RESOURCE = "deltachat"
+STORE_SETTING = "jupyter_deltachat_store"
+EDITS_SETTING = "jupyter_deltachat_allow_credential_edits"
 EDITS_DISABLED = (
     "credential edits are disabled on this server (c.DeltaChat.allow_credential_edits = "
     "False); keys come from the server's environment"
@@ -32,7 +34,7 @@ class DeltaChatHandler(APIHandler):
 
     @property
     def store(self) -> CredentialStore:
-        return self.settings["jupyter_deltachat_store"]
+        return self.settings[STORE_SETTING]
 
     def fail(self, status: int, message: str) -> None:
         self.set_status(status)
@@ -87,7 +89,7 @@ class ProvidersHandler(DeltaChatHandler):
             providers = [self.describe(provider) for provider in PROVIDERS]
         except CredentialStoreError as error:
             return self.fail(500, str(error))
-        editable = self.settings["jupyter_deltachat_allow_credential_edits"]
+        editable = self.settings[EDITS_SETTING]
         self.finish(json.dumps({"providers": providers, "editable": editable}))
 
     def describe(self, provider: str) -> dict[str, Any]:
@@ -146,7 +148,7 @@ class CredentialsHandler(DeltaChatHandler):
     def _edit(self, change: Callable[[], dict[str, Any] | None], status: int) -> None:
         """Apply a change to the store: ``status`` (with the change's JSON answer, if any),
         or the one error that says why not."""
-        if not self.settings["jupyter_deltachat_allow_credential_edits"]:
+        if not self.settings[EDITS_SETTING]:
             return self.fail(403, EDITS_DISABLED)
         try:
             answer = change()
