@@ -52,6 +52,11 @@ def looper(messages, config):
     yield "step "
     yield dc.CallTool("double", {"n": len(messages)})
 
+@dc.register("inspector")
+def inspector(messages, config):
+    if not _after_tool(messages):
+        yield dc.CallTool("inspect_variable", {"name": messages[-1].content})
+
 @dc.register("coder")
 def coder(messages, config):
     if _after_tool(messages):
@@ -284,7 +289,7 @@ def test_bad_tool_requests_are_bad_request(client: CommClient) -> None:
     )
     for tools, message in [
         ("some", "send: 'tools' must be \"none\", \"all\" or a list of tool names, got 'some'"),
-        (["nope"], "unknown tool 'nope'; known: python, double"),
+        (["nope"], "unknown tool 'nope'; known: python, list_variables, inspect_variable, double"),
     ]:
         answer = client.request(
             {"type": "send", "request_id": "r", "chat_id": "c", "content": "x", "tools": tools},
@@ -297,7 +302,7 @@ def test_the_demo_model_looks_at_the_user_s_variables_with_approval(
     kernel: KernelHarness, client: CommClient
 ) -> None:
     kernel.execute("orders = [1, 2, 3]")
-    chat, message_id = send(client, "demo", "Which variables do I have?", tools="all")
+    chat, message_id = send(client, "demo", "Which variables do I have?", tools=["python"])
     call = tool_event(client, "awaiting_approval")["call"]
     assert call["name"] == "python" and call["at"] == len(
         "Let me look at the variables in your kernel. "
@@ -311,3 +316,24 @@ def test_the_demo_model_looks_at_the_user_s_variables_with_approval(
     assert result in text
     _, message_id = send(client, "demo", "Which variables do I have?")
     assert client.stream(message_id).text().startswith("## Welcome to deltachat")
+
+
+def test_list_and_inspect_variables_run_without_approval(
+    kernel: KernelHarness, client: CommClient
+) -> None:
+    kernel.execute("orders = [1, 2, 3]")
+    _, message_id = send(client, "demo", "Which variables do I have?", tools="all")
+    call = tool_event(client, "running")["call"]
+    assert (call["name"], call["arguments"]) == ("list_variables", {})
+    result = tool_event(client, "done")["call"]["result"]
+    assert "orders: list = list 3 items" in result.splitlines()
+    assert result in client.stream(message_id).text()
+    _, message_id = send(client, "inspector", "orders", tools=["inspect_variable"])
+    tool_event(client, "running")
+    inspected = tool_event(client, "done")["call"]["result"]
+    assert inspected.startswith("list, 3 items\nitem types among the first 3: int")
+    _, message_id = send(client, "inspector", "nope", tools=["inspect_variable"])
+    tool_event(client, "running")
+    failed = tool_event(client, "error")["call"]["result"]
+    assert failed == "no variable 'nope' in the kernel's namespace"
+    client.stream(message_id)

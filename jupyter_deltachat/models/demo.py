@@ -1,7 +1,8 @@
 """``demo``: an offline model that streams a useful welcome, so streaming works with no key.
 
-With tools on, a question about the user's variables or data makes it call the ``python``
-tool (the user approves it) and answer from the result, so agent mode works with no key.
+With tools on, a question about the user's variables or data makes it call
+``list_variables`` (or, when only ``python`` is enabled, the ``python`` tool, which the user
+approves) and answer from the result, so agent mode works with no key.
 """
 
 from __future__ import annotations
@@ -69,9 +70,16 @@ def demo_model(messages: list[Message], config: ChatConfig) -> Iterator[str | Fi
     last = messages[-1] if messages else None
     if last is not None and last.role == "tool":
         yield from _paced(_answer_from(last.content), config.max_tokens)
-    elif "python" in tools and last is not None and _ASKS_ABOUT_DATA.search(last.content):
+    elif (
+        last is not None
+        and tools & {"list_variables", "python"}
+        and _ASKS_ABOUT_DATA.search(last.content)
+    ):
         yield "Let me look at the variables in your kernel. "
-        yield CallTool("python", {"code": LOOK_AT_VARIABLES})
+        if "list_variables" in tools:
+            yield CallTool("list_variables", {})
+        else:
+            yield CallTool("python", {"code": LOOK_AT_VARIABLES})
     else:
         yield from _paced(WELCOME, config.max_tokens)
 
@@ -80,7 +88,7 @@ def _answer_from(result: str) -> str:
     if result == DENIED:
         return "You denied the call, so I cannot see your variables."
     return (
-        "Your kernel holds these variables (name: type), as the `python` call found:\n\n"
+        "Your kernel holds these variables, as the tool call above found:\n\n"
         f"```\n{result}\n```\n\nA real model would now answer your question from them."
     )
 

@@ -141,9 +141,11 @@ def untool(name: str) -> None:
 
 
 def _add_builtins() -> None:
-    from .builtin import python
+    from .builtin import inspect_variable, list_variables, python
 
     TOOLS.add(make_tool(python, approval="ask", source="builtin"))
+    TOOLS.add(make_tool(list_variables, approval="never", source="builtin"))
+    TOOLS.add(make_tool(inspect_variable, approval="never", source="builtin"))
 
 
 _add_builtins()

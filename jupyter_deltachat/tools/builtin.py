@@ -1,8 +1,10 @@
-"""The built-in ``python`` tool: the model's code runs in the user's namespace, like a cell.
+"""The built-in tools: ``python``, ``list_variables`` and ``inspect_variable``.
 
-What the model gets back is what a cell would show: what the code printed, the last
-expression's repr, the traceback (the code's own frames) on error; matplotlib figures the
-code left open become PNG ``outputs`` and are closed.
+``python`` runs the model's code in the user's namespace, like a cell: what the model gets
+back is what a cell would show (what the code printed, the last expression's repr, the
+traceback of the code's own frames on error); matplotlib figures the code left open become
+PNG ``outputs`` and are closed. The other two read without running anything: they are the
+context summaries (``jupyter_deltachat.context``), so they need no approval.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ class ToolResult:
     is_error: bool = False
 
 
-def user_namespace() -> dict[str, Any]:
-    """The kernel's user namespace (``__main__``'s outside IPython)."""
+def _shell() -> Any:
     try:
         from IPython import get_ipython
-
-        shell = get_ipython()
     except ImportError:
-        shell = None
+        return None
+    return get_ipython()
+
+
+def user_namespace() -> dict[str, Any]:
+    """The kernel's user namespace (``__main__``'s outside IPython)."""
+    shell = _shell()
     if shell is not None:
         return shell.user_ns  # type: ignore[no-any-return]
     return sys.modules["__main__"].__dict__
@@ -75,6 +80,39 @@ def python(code: str) -> ToolResult:
     if value is not None and not failed:
         text += ("" if not text or text.endswith("\n") else "\n") + repr(value)
     return ToolResult(text=text, outputs=_new_figures(figures_before), is_error=failed)
+
+
+def list_variables() -> str:
+    """List the variables in the user's kernel: one line each with the name, the type and
+    a short summary (shape, length or value)."""
+    from ..context.variables import list_variables as variables_in
+
+    hidden = getattr(_shell(), "user_ns_hidden", None)
+    variables, truncated = variables_in(user_namespace(), hidden)
+    lines = [f"{v.name}: {v.type} = {v.summary}" for v in variables]
+    if truncated:
+        lines.append(f"[only the first {len(variables):,} variables are listed]")
+    return "\n".join(lines) or "[the namespace holds no variables]"
+
+
+def inspect_variable(name: str) -> ToolResult:
+    """Describe one variable of the user's kernel without changing it: for tables the
+    shape, column types, first rows and statistics; for arrays shape, dtype and statistics;
+    for other objects a bounded repr.
+
+    Args:
+        name: the variable, optionally with attribute or key steps (df, cfg.path, rows[0]).
+    """
+    from ..context import summarize
+    from ..context.refs import lookup
+    from ..errors import BadRequestError
+
+    try:
+        target = lookup(name, user_namespace())
+    except BadRequestError as exc:
+        return ToolResult(text=str(exc), is_error=True)
+    item, images = summarize(target, name)
+    return ToolResult(text=item.text, outputs=images)
 
 
 def _user_traceback(exc: BaseException, filename: str) -> str:
