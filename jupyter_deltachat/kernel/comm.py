@@ -58,6 +58,7 @@ from ..protocol import (
 )
 from ..redact import redact
 from ..tools import TOOLS, ToolRegistry
+from ..tools.builtin import user_namespace
 from .chats import ChatService
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,6 @@ def _shell() -> Any:
     from IPython import get_ipython
 
     return get_ipython()
-
-
-def user_namespace() -> dict[str, Any]:
-    """The namespace the user's cells run in (empty outside IPython)."""
-    shell = _shell()
-    return shell.user_ns if shell is not None else {}
 
 
 @dataclass
