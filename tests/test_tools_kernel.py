@@ -59,6 +59,7 @@ def inspector(messages, config):
 
 @dc.register("coder")
 def coder(messages, config):
+    STEPS.append([m.content for m in messages])
     if _after_tool(messages):
         yield "ran"
         return
@@ -337,3 +338,35 @@ def test_list_and_inspect_variables_run_without_approval(
     failed = tool_event(client, "error")["call"]["result"]
     assert failed == "no variable 'nope' in the kernel's namespace"
     client.stream(message_id)
+
+
+def test_a_result_holding_a_key_is_redacted_for_the_model_and_every_view(
+    kernel: KernelHarness, client: CommClient
+) -> None:
+    kernel.execute(
+        "from jupyter_deltachat.redact import remember_secret\n"
+        "remember_secret('tool-secret-0123456789abcdef')"
+    )
+    chat, message_id = send(client, "coder", "print('tool-secret-0123456789abcdef')", tools="all")
+    call = tool_event(client, "awaiting_approval")["call"]
+    client.send({"type": "approve", "chat_id": chat, "call_id": call["id"], "decision": "allow"})
+    tool_event(client, "running")
+    result = tool_event(client, "done")["call"]["result"]
+    assert result == "[redacted]\n"
+    client.stream(message_id)
+    assert kernel.evaluate("STEPS[-1][-1]") == repr("[redacted]\n")  # what the model got
+
+
+def test_stop_while_the_model_streams_after_a_call_keeps_the_call(client: CommClient) -> None:
+    chat, message_id = send(client, "demo", "Show my data", tools=["list_variables"])
+    first = client.next("delta")
+    tool_event(client, "running")
+    done_call = tool_event(client, "done")["call"]
+    client.send({"type": "stop", "chat_id": chat})  # the demo paces its answer: it streams
+    stream = client.stream(message_id, first=first)
+    assert stream.done["finish_reason"] == "cancelled"
+    reply = client.request({"type": "sync", "chat_id": chat}, "snapshot")["messages"][-1]
+    assert reply["tool_calls"] == [done_call]
+    assert reply["content"] == stream.text()
+    assert reply["content"].startswith("Let me look at the variables in your kernel. ")
+    assert not reply["content"].endswith("A real model would now answer your question from them.")
