@@ -370,3 +370,18 @@ def test_stop_while_the_model_streams_after_a_call_keeps_the_call(client: CommCl
     assert reply["content"] == stream.text()
     assert reply["content"].startswith("Let me look at the variables in your kernel. ")
     assert not reply["content"].endswith("A real model would now answer your question from them.")
+
+
+def test_a_cell_printing_while_python_runs_keeps_its_output(
+    kernel: KernelHarness, client: CommClient
+) -> None:
+    kernel.execute("GATE, WAITING = threading.Event(), threading.Event()")
+    code = "print('from the tool')\nWAITING.set()\nGATE.wait(30)\nprint('tool again')"
+    chat, message_id = send(client, "coder", code, tools="all")
+    call = tool_event(client, "awaiting_approval")["call"]
+    client.send({"type": "approve", "chat_id": chat, "call_id": call["id"], "decision": "allow"})
+    tool_event(client, "running")
+    outputs = kernel.outputs("WAITING.wait(30)\nprint('from the cell')\nGATE.set()")
+    assert [(o["type"], o.get("text")) for o in outputs] == [("stream", "from the cell\n")]
+    assert tool_event(client, "done")["call"]["result"] == "from the tool\ntool again\n"
+    client.stream(message_id)

@@ -16,13 +16,58 @@ import io
 import itertools
 import linecache
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Attachment
 
 _runs = itertools.count(1)
+
+
+class _ThreadRouter:
+    """``sys.stdout``/``sys.stderr`` while tool code runs: a running tool thread's writes go
+    to that call's buffer, every other thread's (a cell running meanwhile) where they went."""
+
+    def __init__(self, original: Any, routes: dict[int, io.StringIO]) -> None:
+        self.original = original
+        self.routes = routes
+
+    def write(self, text: str) -> int:
+        buffer = self.routes.get(threading.get_ident())
+        return (buffer if buffer is not None else self.original).write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+_capture_lock = threading.Lock()
+_routes: dict[int, io.StringIO] = {}
+_installed: dict[str, _ThreadRouter] = {}
+
+
+@contextlib.contextmanager
+def _captured(buffer: io.StringIO) -> Iterator[None]:
+    """Route this thread's prints (stdout and stderr) into ``buffer`` while the block runs."""
+    with _capture_lock:
+        for name in ("stdout", "stderr"):
+            current = getattr(sys, name)
+            if _installed.get(name) is not current:
+                _installed[name] = _ThreadRouter(current, _routes)
+                setattr(sys, name, _installed[name])
+        _routes[threading.get_ident()] = buffer
+    try:
+        yield
+    finally:
+        with _capture_lock:
+            _routes.pop(threading.get_ident(), None)
+            if not _routes:
+                for name, router in _installed.items():
+                    if getattr(sys, name) is router:
+                        setattr(sys, name, router.original)
+                _installed.clear()
 
 
 @dataclass
@@ -68,7 +113,7 @@ def python(code: str) -> ToolResult:
     try:
         tree = ast.parse(code, filename, "exec")
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        with _captured(printed):
             exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - the approved code
             if last is not None:
                 expression = ast.Expression(last.value)
