@@ -7,6 +7,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { cellRef } from './context';
 import { ChatKernels } from './kernels';
 import { openKeysDialog } from './keys';
 import { ChatPanel, IPanelSettings, PANEL_ID } from './panel';
@@ -51,6 +52,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
         NotebookActions.insertBelow(notebook.content);
         notebook.content.activeCell?.model.sharedModel.setSource(code);
         app.shell.activateById(notebook.id);
+      },
+      activeCell: () => {
+        const cell = notebooks?.activeCell;
+        return cell ? cellRef(cell.model.toJSON()) : null;
+      },
+      notebook: () => {
+        const notebook = notebooks?.currentWidget;
+        if (!notebook) {
+          return null;
+        }
+        const cells = notebook.content.widgets.map(cell => cellRef(cell.model.toJSON()));
+        return { kind: 'notebook', path: notebook.context.path, cells };
       }
     });
     panel.title.label = 'Chat';

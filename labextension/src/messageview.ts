@@ -2,6 +2,7 @@ import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { addBelowIcon, copyIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
+import { contextItemsView } from './context';
 import { button, iconButton } from './dom';
 import { MarkdownStream, RenderMode } from './render';
 
@@ -66,6 +67,9 @@ export class MessageView {
       this._plain = document.createElement('div');
       this._plain.className = 'jp-DeltaChat-plain';
       this.node.append(header, this._plain, this._error);
+      if (message.context?.length) {
+        this._plain.after(contextItemsView(message.context));
+      }
     }
     this._message = message;
     this.update(message);

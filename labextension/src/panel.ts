@@ -14,10 +14,11 @@ import {
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
+import { ContextComposer } from './context';
 import { iconButton, styledSelect } from './dom';
 import { plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
-import { IChatInfo, IModelInfo, KernelEvent } from './protocol';
+import { IChatInfo, IContextRef, IModelInfo, KernelEvent } from './protocol';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 import { warmUpRenderer } from './warmup';
 
@@ -36,6 +37,9 @@ export interface IPanelOptions {
   client: string;
   openKeys: (provider?: string) => void;
   insertCode: (code: string) => void;
+  /** The active notebook cell (with outputs) and notebook as context refs, or null. */
+  activeCell: () => IContextRef | null;
+  notebook: () => IContextRef | null;
 }
 
 /**
@@ -90,6 +94,11 @@ export class ChatPanel extends Widget {
     this._input.placeholder = 'Ask anything (Enter sends, Shift+Enter for a new line)';
     this._input.rows = 3;
     this._input.addEventListener('keydown', event => this._onKey(event));
+    this._context = new ContextComposer(this._input, {
+      listVariables: () => this._connection?.send({ type: 'list_variables' }) ?? false,
+      activeCell: () => this._options.activeCell(),
+      notebook: () => this._options.notebook()
+    });
 
     this._send = textButton('Send', 'jp-mod-accept', () => this.send());
     this._stop = textButton('Stop', 'jp-mod-warn', () => this.stop());
@@ -103,7 +112,7 @@ export class ChatPanel extends Widget {
       this._send
     );
     const composer = div('jp-DeltaChat-composer');
-    composer.append(this._input, actions);
+    composer.append(this._context.node, this._context.completer, this._input, actions);
 
     this.node.append(this._status, bar, this._view.node, this._notice, composer);
     this._renderChatPicker();
@@ -170,8 +179,14 @@ export class ChatPanel extends Widget {
     this._input.focus();
   }
 
+  /** The context of the next message: chips and the `@` completer. */
+  get context(): ContextComposer {
+    return this._context;
+  }
+
   send(): void {
     const content = this._input.value;
+    const context = this._context.refs;
     const model = this._modelPicker.value;
     if (!content.trim() || !this._connection) {
       return;
@@ -181,10 +196,12 @@ export class ChatPanel extends Widget {
       request_id: UUID.uuid4(),
       chat_id: this._chatId,
       content,
-      ...(model ? { model } : {})
+      ...(model ? { model } : {}),
+      ...(context.length ? { context } : {})
     });
     if (sent) {
       this._input.value = '';
+      this._context.clear();
       this._hideNotice();
       this._view.follow();
     }
@@ -250,6 +267,9 @@ export class ChatPanel extends Widget {
       case 'models':
         this._setModels(event.models, event.default_model);
         return;
+      case 'variables':
+        this._context.setVariables(event.variables);
+        return;
       case 'error':
         if (!event.message_id) {
           this._showNotice(plainWords(event.error.code, event.error.message));
@@ -291,6 +311,9 @@ export class ChatPanel extends Widget {
   }
 
   private _onKey(event: KeyboardEvent): void {
+    if (this._context.handleKey(event)) {
+      return;
+    }
     if (event.key !== 'Enter' || event.isComposing) {
       return;
     }
@@ -394,6 +417,7 @@ export class ChatPanel extends Widget {
   private _notice: HTMLElement;
   private _modelPicker: HTMLSelectElement;
   private _input: HTMLTextAreaElement;
+  private _context: ContextComposer;
   private _send: HTMLButtonElement;
   private _stop: HTMLButtonElement;
   private _regenerate: HTMLButtonElement;
