@@ -385,3 +385,34 @@ def test_a_cell_printing_while_python_runs_keeps_its_output(
     assert [(o["type"], o.get("text")) for o in outputs] == [("stream", "from the cell\n")]
     assert tool_event(client, "done")["call"]["result"] == "from the tool\ntool again\n"
     client.stream(message_id)
+
+
+def test_async_tools_run_and_arguments_that_do_not_fit_are_an_error(
+    kernel: KernelHarness, client: CommClient
+) -> None:
+    kernel.execute(
+        "import asyncio\n"
+        "@dc.tool(approval='never')\n"
+        "async def shout(text: str) -> str:\n"
+        "    '''Upper-case text.'''\n"
+        "    await asyncio.sleep(0)\n"
+        "    return text.upper()\n"
+        "@dc.register('caller')\n"
+        "def caller(messages, config):\n"
+        "    if messages[-1].role == 'tool':\n"
+        "        yield messages[-1].content\n"
+        "    else:\n"
+        "        yield dc.CallTool('shout', json.loads(messages[-1].content))\n"
+        "import json"
+    )
+    _, message_id = send(client, "caller", '{"text": "quiet"}', tools=["shout"])
+    tool_event(client, "running")
+    assert tool_event(client, "done")["call"]["result"] == "QUIET"
+    assert client.stream(message_id).text() == "QUIET"
+    _, message_id = send(client, "caller", '{"loud": true}', tools=["shout"])
+    failed = tool_event(client, "error")["call"]
+    assert failed["result"] == (
+        "the arguments do not fit the tool: missing a required argument: 'text'"
+    )
+    assert client.stream(message_id).text() == failed["result"]
+    kernel.execute("dc.untool('shout')")
