@@ -345,6 +345,7 @@ class Reply:
             step_start = self._content_length()
             self._step_calls = []
             self.usage = None
+            self._model_finish = None  # a step's Finish speaks for that step only
             self._consume(call_model(self.model, messages, config))
             with self._lock:
                 self._task = None

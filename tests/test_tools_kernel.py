@@ -416,3 +416,19 @@ def test_async_tools_run_and_arguments_that_do_not_fit_are_an_error(
     )
     assert client.stream(message_id).text() == failed["result"]
     kernel.execute("dc.untool('shout')")
+
+
+def test_the_finish_reason_is_the_last_step_s(kernel: KernelHarness, client: CommClient) -> None:
+    kernel.execute(
+        "@dc.register('cut_then_call')\n"
+        "def cut_then_call(messages, config):\n"
+        "    if messages[-1].role == 'tool':\n"
+        "        yield 'done'\n"
+        "    else:\n"
+        "        yield dc.CallTool('double', {'n': 1})\n"
+        "        yield dc.Finish('length')"
+    )
+    _, message_id = send(client, "cut_then_call", tools=["double"])
+    tool_event(client, "running")
+    tool_event(client, "done")
+    assert client.stream(message_id).done["finish_reason"] == "stop"
