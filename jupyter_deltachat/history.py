@@ -462,13 +462,8 @@ class History:
         self._submit(save)
 
     def delete(self, path: str, chat_id: str) -> None:
-        def delete(writer: StoreWriter) -> None:
-            for key, stream in list(self._streams.items()):
-                if (stream.path, stream.chat_id) == (path, chat_id):
-                    del self._streams[key]
-            writer.delete(path, chat_id)
-
-        self._submit(delete)
+        if self.open() is not None:
+            self._queue.put(("delete", (path, chat_id)))
 
     def rename(self, path: str, chat_id: str, title: str) -> None:
         self._submit(lambda w: w.rename(path, chat_id, title))
@@ -544,6 +539,10 @@ class History:
         service = self._service
         if kind == "op":
             self._pending.append(payload)
+        elif kind == "delete":
+            path, chat_id = payload
+            self._forget_streams(path, chat_id, keep=set())
+            self._pending.append(lambda w: w.delete(path, chat_id))
         elif kind == "delta":
             stream = self._streams.get(payload.message_id)
             if stream is not None:
@@ -566,13 +565,17 @@ class History:
                     self._streams[event.message_id] = _Streaming(path, event.chat_id, found[1])
             elif isinstance(event, Snapshot):
                 held = {m.id for m in event.messages}
-                for key, stream in list(self._streams.items()):
-                    if (stream.path, stream.chat_id) == (path, event.chat_id) and key not in held:
-                        del self._streams[key]  # cleared or replaced while streaming
+                self._forget_streams(path, event.chat_id, keep=held)  # cleared or replaced
                 finished = [m for m in event.messages if m.id not in self._streams]
                 if event.streaming is not None:
                     finished = [m for m in finished if m.id != event.streaming.message_id]
                 self._pending.append(lambda w: w.keep_only(path, event.chat_id, held, finished))
+
+    def _forget_streams(self, path: str, chat_id: str, keep: set[str]) -> None:
+        """Stop following the chat's replies whose message ids are not in ``keep``."""
+        for key, stream in list(self._streams.items()):
+            if (stream.path, stream.chat_id) == (path, chat_id) and key not in keep:
+                del self._streams[key]
 
     def _checkpoint(self, *, force: bool) -> None:
         """Queue a write of every streaming reply whose checkpoint is due."""

@@ -46,8 +46,11 @@ _NAMED_SECRETS = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 
-# ``scheme://user:password@host``: the password goes.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<value>[^\s/@]+)(?=@)")
+# ``scheme://user:password@host``: the password goes. A scheme starts after a non-letter
+# (a leftmost match always does), so long words are not re-scanned from every letter.
+_URL_PASSWORD = re.compile(
+    r"(?<![a-z])(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<value>[^\s/@]+)(?=@)"
+)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -73,4 +76,6 @@ def redact(text: str) -> str:
             text = text.replace(secret, MASK)
     text = _KEY_SHAPES.sub(MASK, text)
     text = _NAMED_SECRETS.sub(lambda match: match["name"] + MASK, text)
+    if "://" not in text:
+        return text
     return _URL_PASSWORD.sub(lambda match: match["head"] + MASK, text)

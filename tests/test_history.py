@@ -477,6 +477,22 @@ def test_a_reply_cleared_while_streaming_is_not_written_back(kernels: Kernels) -
     assert stored(kernels.history, "/work/nb/one.ipynb") == {"default": []}
 
 
+def test_a_chat_deleted_while_streaming_stays_deleted(kernels: Kernels) -> None:
+    kernel = kernels.start()
+    client, _ = connect(kernel)
+    reply(client, "default", "kept")
+    client.send(
+        {"type": "send", "request_id": "r", "chat_id": "doomed", "content": "go", "model": "stuck"}
+    )
+    client.next("delta")
+    client.send({"type": "delete_chat", "chat_id": "doomed"})
+    assert client.next("snapshot")["chat_id"] == "doomed"
+    kernel.execute(FLUSH)  # forces a checkpoint of every reply the writer still follows
+    assert client.next("done")["finish_reason"] == "cancelled"
+    kernel.execute(FLUSH)
+    assert set(stored(kernels.history, "/work/nb/one.ipynb")) == {"default"}
+
+
 # -- %chat history / open / export -------------------------------------------------------
 
 

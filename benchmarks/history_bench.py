@@ -1,0 +1,208 @@
+"""History benchmark: what keeping chats costs (docs/history.md).
+
+Part 1 runs in this process on a temp file: the store's cost per finished message and per
+checkpoint of a streaming one, the listener's cost per delta (the only work history adds
+to the streaming path), restoring a chat of 1,000 messages, and a database of 10,000 chats
+(opening it, restoring one notebook, listing every chat). Part 2 runs stream_bench's
+protocol cases through two real kernels, one with history on and one with it off.
+
+    python benchmarks/history_bench.py            # about two minutes
+    python benchmarks/history_bench.py --quick    # smaller, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import stream_bench  # noqa: E402
+from kernel_client import CommClient, KernelHarness  # noqa: E402
+
+from jupyter_deltachat.history import ChatStore, History  # noqa: E402
+from jupyter_deltachat.kernel.chats import ChatService  # noqa: E402
+from jupyter_deltachat.models.registry import ModelRegistry  # noqa: E402
+from jupyter_deltachat.protocol import Delta  # noqa: E402
+from jupyter_deltachat.types import Message  # noqa: E402
+
+TEXT = "The quick brown fox jumps over the lazy dog. " * 23  # about 1 KB
+
+
+def timed(action: Callable[[], object], repeats: int) -> list[float]:
+    """Seconds each of ``repeats`` calls took."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def row(name: str, times: list[float], unit: float = 1e3, label: str = "ms") -> None:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    print(
+        f"{name:<52}{statistics.median(times) * unit:>10.3f}{p95 * unit:>10.3f}  {label}"
+        f"  (n={len(times)})"
+    )
+
+
+def store_costs(directory: Path, quick: bool) -> None:
+    store = ChatStore(directory / "costs.sqlite3")
+    count = 200 if quick else 1000
+
+    def finished() -> None:
+        with store.write() as writer:
+            writer.put("/bench/a.ipynb", "c", Message(role="assistant", content=TEXT))
+
+    row("finished message (1 KB), one transaction", timed(finished, count))
+    for size in (4, 40):
+        partial = Message(role="assistant", content=(TEXT * size)[: size * 1024])
+
+        def checkpoint(message: Message = partial) -> None:
+            with store.write() as writer:
+                writer.put("/bench/a.ipynb", "s", message, streaming=True)
+
+        row(f"checkpoint of a streaming reply ({size} KB so far)", timed(checkpoint, count))
+
+    history = History(directory / "listener.sqlite3")
+    service = ChatService(ModelRegistry())
+    history.attach(service)
+    service.use_path("/bench/a.ipynb")
+    delta = Delta(chat_id="c", message_id="m", seq=1, text="x")
+    listen = history._on_event  # what every delta costs the streaming thread
+    calls = 100_000 if not quick else 20_000
+    start = time.perf_counter()
+    for _ in range(calls):
+        listen(delta)
+    per_call = (time.perf_counter() - start) / calls
+    print(
+        f"{'listener per delta (a queue put, on the streaming path)':<52}{per_call * 1e6:>10.3f}"
+        f"{'':>10}  us"
+    )
+    history.flush()
+    store.close()
+
+
+def restore_costs(directory: Path, quick: bool) -> None:
+    path = directory / "restore.sqlite3"
+    store = ChatStore(path)
+    with store.write() as writer:
+        for n in range(500):
+            writer.put("/bench/long.ipynb", "long", Message(role="user", content=f"{n} {TEXT}"))
+            writer.put("/bench/long.ipynb", "long", Message(role="assistant", content=TEXT))
+
+    def restore_long() -> None:
+        service = ChatService(ModelRegistry())
+        History(path).attach(service)
+        service.use_path("/bench/long.ipynb")
+        assert len(service.history("long")) == 1000
+
+    row(
+        "restore a notebook with one chat of 1,000 messages",
+        timed(restore_long, 5 if quick else 10),
+    )
+
+    chats = 2_000 if quick else 10_000
+    notebooks = chats // 10
+    for first in range(0, chats, 1000):
+        with store.write() as writer:
+            for n in range(first, first + 1000):
+                notebook = f"/bench/nb{n % notebooks}.ipynb"
+                for turn in range(2):
+                    writer.put(notebook, f"chat-{n}", Message(role="user", content=f"q{turn} {n}"))
+                    writer.put(notebook, f"chat-{n}", Message(role="assistant", content=TEXT))
+    store.close()
+    size = sum(p.stat().st_size for p in directory.glob("restore.sqlite3*")) / 1e6
+    print(
+        f"database: {chats:,} chats of 4 messages in {notebooks:,} notebooks, "
+        f"{size:.1f} MB (with WAL)"
+    )
+
+    def open_and_restore() -> None:
+        service = ChatService(ModelRegistry())
+        History(path).attach(service)
+        service.use_path("/bench/nb7.ipynb")
+        assert len(service.infos()) == 10
+
+    row(
+        f"open it and restore a notebook of 10 chats ({chats:,} chats)", timed(open_and_restore, 10)
+    )
+    service = ChatService(ModelRegistry())
+    History(path).attach(service)
+    service.use_path("/bench/nb7.ipynb")
+    row(
+        f"list_chats all ({chats:,} chats)",
+        timed(lambda: service.chat_list("all"), 5 if quick else 10),
+    )
+
+
+def stream_with_history(directory: Path, quick: bool) -> None:
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    cases = [(n, k, 0.0) for n in sizes for k in (1, 10)]
+    cases.append((50 if quick else 250, 10, 50.0))
+    settings = {
+        "on": {
+            "JPY_SESSION_NAME": "/bench/stream.ipynb",
+            "JUPYTER_DELTACHAT_HISTORY": str(directory / "stream.sqlite3"),
+        },
+        "off": {"JUPYTER_DELTACHAT_HISTORY": "off"},
+    }
+    rows: dict[tuple[int, int, float], dict[str, stream_bench.Row]] = {}
+    for mode, env in settings.items():
+        harness = KernelHarness(env)
+        try:
+            harness.execute(stream_bench.KERNEL_SETUP)
+            if mode == "on":
+                assert (
+                    harness.evaluate("__import__('jupyter_deltachat').kernel.SERVICE.persisted")
+                    == "True"
+                )
+            comm = CommClient(harness)
+            comm.open()
+            for n, k, rate in cases:
+                print(f"history {mode}: {n} x {k} @ {rate}", file=sys.stderr, flush=True)
+                repeats = 5 if n <= 1_000 else 3
+                runs = [
+                    stream_bench.run_protocol(harness, comm, n, k, rate) for _ in range(repeats)
+                ]
+                rows.setdefault((n, k, rate), {})[mode] = stream_bench.median_row(runs)
+        finally:
+            harness.shutdown()
+    header = (
+        f"{'case':<24}{'history':<9}{'deltas/s':>12}{'first ms':>10}{'done ms':>9}{'frames':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for by_mode in rows.values():
+        for mode, result in by_mode.items():
+            print(
+                f"{result.case:<24}{mode:<9}{result.deltas_per_s:>12,.0f}{result.first_ms:>10.2f}"
+                f"{result.done_ms:>9.2f}{result.frames:>9,}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--store-only", action="store_true", help="part 1 only (no kernels)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        directory = Path(temp)
+        print(f"{'store (in process)':<52}{'median':>10}{'p95':>10}")
+        store_costs(directory, args.quick)
+        restore_costs(directory, args.quick)
+        if not args.store_only:
+            print()
+            stream_with_history(directory, args.quick)
+
+
+if __name__ == "__main__":
+    main()
