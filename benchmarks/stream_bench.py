@@ -110,7 +110,7 @@ class Row:
 def wire_size(event: dict[str, Any]) -> int:
     """The bytes of the whole Jupyter message carrying ``event``, as jupyter_server's JSON
     WebSocket frame holds it (its binary protocol is the same parts with offsets)."""
-    msg = event["_received_message"]
+    msg = event["_received_envelope"]
     data = {k: v for k, v in event.items() if not k.startswith("_received")}
     frame = {
         "header": msg["header"],
@@ -122,11 +122,7 @@ def wire_size(event: dict[str, Any]) -> int:
         "buffers": [],
         "channel": "iopub",
     }
-    return len(json.dumps(frame, ensure_ascii=False, default=_iso).encode())
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    return len(json.dumps(frame, ensure_ascii=False).encode())
 
 
 def run_protocol(
