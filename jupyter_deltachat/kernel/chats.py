@@ -26,6 +26,7 @@ from ..engine import (
     ToolUpdate,
 )
 from ..errors import BadRequestError, BusyError, UnknownChatError
+from ..listeners import Listeners
 from ..models.registry import REGISTRY, ModelRegistry
 from ..protocol import (
     ChatInfo,
@@ -131,7 +132,7 @@ class ChatService:
         self.max_chats = max_chats
         self._lock = threading.RLock()
         self._chats: OrderedDict[str, Chat] = OrderedDict()  # least recently used first
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[[Event]] = Listeners()
         self.path: str | None = None  # the notebook this kernel belongs to, once known
         self.persistence: History | None = None  # set by History.attach
 
@@ -142,20 +143,10 @@ class ChatService:
 
         Listeners are called from worker threads and must not raise or block.
         """
-        with self._lock:
-            self._listeners.append(listener)
-        return lambda: self._unsubscribe(listener)
-
-    def _unsubscribe(self, listener: Listener) -> None:
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def emit(self, event: Event) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(event)
+        self._listeners.notify(event)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from ..errors import DeltaChatError, UnknownModelError
+from ..listeners import Listeners
 from ..redact import redact
 from ..types import ModelInfo
 from .demo import demo_model
@@ -33,7 +34,7 @@ class ModelRegistry:
         self._lock = threading.RLock()
         self._kernel_models: dict[str, ModelFn] = {}
         self._builtin_cache: dict[str, ModelFn] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: Listeners[[]] = Listeners()
         self._chosen_default: str | None = None
 
     def register(self, name: str, fn: ModelFn) -> None:
@@ -113,20 +114,10 @@ class ModelRegistry:
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` whenever the model list or the default changes."""
-        with self._lock:
-            self._listeners.append(listener)
-        return lambda: self._unsubscribe(listener)
-
-    def _unsubscribe(self, listener: Callable[[], None]) -> None:
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def _changed(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
+        self._listeners.notify()
 
 
 def provider_configured(provider_id: str) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from ..errors import BadRequestError
+from ..listeners import Listeners
 from ..types import ToolApproval, ToolInfo
 from .schema import describe
 
@@ -34,7 +35,7 @@ class ToolRegistry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tools: dict[str, Tool] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: Listeners[[]] = Listeners()
 
     def add(self, tool: Tool) -> None:
         with self._lock:
@@ -71,20 +72,10 @@ class ToolRegistry:
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` whenever the tool list changes."""
-        with self._lock:
-            self._listeners.append(listener)
-        return lambda: self._unsubscribe(listener)
-
-    def _unsubscribe(self, listener: Callable[[], None]) -> None:
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def _changed(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
+        self._listeners.notify()
 
 
 TOOLS = ToolRegistry()
