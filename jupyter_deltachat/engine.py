@@ -24,10 +24,13 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .context.builtins import user_frames
 from .errors import BadRequestError, DeltaChatError, ModelError
 from .redact import redact
 from .stop import StopSignal, bind
@@ -698,4 +701,18 @@ def as_chat_error(exc: BaseException) -> DeltaChatError:
         return exc
     detail = str(exc)
     name = type(exc).__name__
-    return ModelError(f"{name}: {detail}" if detail else name)
+    return ModelError(f"{name}: {detail}" if detail else name, traceback=model_traceback(exc))
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def model_traceback(exc: BaseException) -> str | None:
+    """Where a custom model raised: the user's frames only (not this package's or the
+    libraries'), so the panel and ``%chat`` can show the line to fix."""
+    frames = [
+        frame for frame in user_frames(exc) if not (frame.filename or "").startswith(_PACKAGE_DIR)
+    ]
+    if not frames:
+        return None
+    return "".join(traceback.format_list(frames)).rstrip("\n")

@@ -22,9 +22,11 @@ class DeltaChatError(Exception):
         provider: str | None = None,
         status: int | None = None,
         retryable: bool | None = None,
+        traceback: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.traceback = traceback
         self.provider = provider
         self.status = status
         self.retryable = self.retryable_default if retryable is None else retryable
@@ -41,6 +43,8 @@ class DeltaChatError(Exception):
             data["provider"] = self.provider
         if self.status is not None:
             data["status"] = self.status
+        if self.traceback is not None:
+            data["traceback"] = redact(self.traceback)
         return data
 
 

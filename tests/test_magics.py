@@ -329,9 +329,19 @@ def test_bad_arguments_are_one_line(run: Run) -> None:
     assert run.error("bad-format") == ("ChatError", message, error_line(message))
 
 
-def test_model_errors_are_one_redacted_line(run: Run) -> None:
+def test_model_errors_are_one_redacted_line_and_where_the_model_raised(run: Run) -> None:
     message = "ValueError: bad key [redacted] (model_error)"
-    assert run.error("model-error") == ("ChatError", message, error_line(message))
+    ename, evalue, shown = run.error("model-error")
+    assert (ename, evalue) == ("ChatError", message)
+    assert shown[:2] == [
+        *error_line(message),
+        "Traceback (the model's frames, most recent call last):",
+    ]
+    assert len(shown) == 3
+    frames = shown[2].splitlines()
+    assert len(frames) == 2, shown[2]
+    assert frames[0].startswith('  File "') and frames[0].endswith(", in broken")
+    assert frames[1] == '    raise ValueError("bad key [redacted]")'
     display = [o for o in run.outputs("model-error") if o["output_type"] == "display_data"]
     assert [o["data"] for o in display] == [markdown("")]
 
@@ -350,6 +360,7 @@ def test_clear(run: Run) -> None:
 
 def test_interrupt_keeps_the_partial_reply_and_the_kernel_usable(run: Run) -> None:
     data = run.data("interrupt")
+    assert STOPPED_MARK == "*stopped*"
     assert data["text/markdown"].endswith(f"\n\n{STOPPED_MARK}")
     partial = data["text/markdown"].removesuffix(f"\n\n{STOPPED_MARK}")
     words = partial.split(" ")

@@ -39,6 +39,10 @@ def slow(messages):
 def broken(messages):
     raise RuntimeError("no luck with sk-abcdefghijklmnopqrstuvwx")
 
+def verbose(messages):
+    yield "so much to say"
+    yield dc.Finish("length")
+
 dc.register("echo", echo)
 
 def watch(chat, roles_done):
@@ -150,9 +154,24 @@ rendered = slow_chat.messages_box.children[-1].children[1]
     assert words[-1] == "" and words[:-1] == [f"w{i}" for i in range(len(words) - 1)]
     assert 1 <= len(words) - 1 < 2000
     data = ast.literal_eval(kernel.evaluate("rendered.outputs"))[0]["data"]
-    assert data["text/markdown"] == f"{content}\n\n{STOPPED_MARK}"
+    assert data["text/markdown"] == f"{content}\n\n*stopped*" == f"{content}\n\n{STOPPED_MARK}"
     assert kernel.evaluate("slow_chat.stop_button.disabled") == "True"
     assert kernel.evaluate("slow_chat.send_button.disabled") == "False"
+
+
+def test_a_reply_cut_at_the_token_limit_says_so(kernel: KernelHarness) -> None:
+    kernel.execute(
+        """
+cut_chat = dc.Chat(verbose)
+done, _ = watch(cut_chat, ["user", "assistant"])
+cut_chat.send("go")
+assert done.wait(20)
+rendered = cut_chat.messages_box.children[-1].children[1]
+"""
+    )
+    assert value(kernel, "cut_chat")[-1] == ("assistant", "so much to say", "length")
+    data = ast.literal_eval(kernel.evaluate("rendered.outputs"))[0]["data"]
+    assert data["text/markdown"] == "so much to say\n\n*… cut off at the token limit*"
 
 
 def test_clear_keeps_the_system_message(kernel: KernelHarness) -> None:

@@ -12,7 +12,8 @@ import re
 from ..safe_markdown import code_blocks, neutralize
 from ..types import Message
 
-STOPPED_MARK = "*⏹ stopped*"
+# Words, not a glyph: "⏹" is a missing-glyph box in Debian's default fonts.
+STOPPED_MARK = "*stopped*"
 LENGTH_MARK = "*… cut off at the token limit*"
 
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)

@@ -325,7 +325,9 @@ class ChatMagics(Magics):
         if args.output is not None:
             self.shell.user_ns[args.output] = outcome.content
         if outcome.finish_reason == "error" and outcome.error is not None:
-            raise ChatError(f"{outcome.error.message} ({outcome.error.code})")
+            raise ChatError(
+                f"{outcome.error.message} ({outcome.error.code})", outcome.error.traceback
+            )
         if outcome.finish_reason == "cancelled":
             raise ChatError(f"stopped; the partial reply is kept in chat {args.chat!r}")
         if args.format == "code" and outcome.finish_reason == "stop":
@@ -387,7 +389,7 @@ class ChatMagics(Magics):
                     take(deadline - time.monotonic())
         outcome.content = "".join(parts)
         if outcome.finish_reason is None:
-            partial = with_mark(outcome.content, "*⏹ stopping…*")
+            partial = with_mark(outcome.content, "*stopping…*")
             handle.update(output(partial), raw=True)
             raise ChatError(
                 f"the model has not returned yet; its reply in chat {chat_id!r} ends when it does"

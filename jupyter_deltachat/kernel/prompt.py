@@ -14,13 +14,22 @@ from .chats import DEFAULT_CHAT
 
 
 class ChatError(Exception):
-    """A ``%chat`` failure shown as one clear, redacted line instead of a traceback."""
+    """A ``%chat`` failure shown as one clear, redacted line instead of IPython's
+    traceback; a custom model's error adds where the model raised (``model_traceback``)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, model_traceback: str | None = None) -> None:
         super().__init__(redact(message))
+        self.model_traceback = redact(model_traceback) if model_traceback else None
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[0;31mChatError\x1b[0m: {self}"]
+        line = f"\x1b[0;31mChatError\x1b[0m: {self}"
+        if not self.model_traceback:
+            return [line]
+        return [
+            line,
+            "Traceback (the model's frames, most recent call last):",
+            self.model_traceback,
+        ]
 
 
 _VALUE_OPTIONS = frozenset(

@@ -26,7 +26,7 @@ from ..errors import DeltaChatError
 from ..protocol import Delta, Done, Error, Event, MessageAdded, Snapshot, Start
 from ..redact import redact
 from ..types import ChatConfig, Message
-from .cell_output import STOPPED_MARK, bundle, with_mark
+from .cell_output import LENGTH_MARK, STOPPED_MARK, bundle, with_mark
 from .chats import ChatService
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,8 @@ class Chat(widgets.VBox):
             text = finished.content
             if finished.finish_reason == "cancelled":
                 text = with_mark(text, STOPPED_MARK)
+            elif finished.finish_reason == "length":
+                text = with_mark(text, LENGTH_MARK)
             self._render(message_id, text)
             self._add(finished)
         self._sync_controls()

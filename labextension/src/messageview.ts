@@ -54,6 +54,9 @@ export class MessageView {
     this._error = document.createElement('div');
     this._error.className = 'jp-DeltaChat-error';
     this._error.setAttribute('role', 'alert');
+    this._ending = document.createElement('div');
+    this._ending.className = 'jp-DeltaChat-ending';
+    this._ending.hidden = true;
 
     if (message.role === 'assistant') {
       this._body = new MarkdownStream(
@@ -62,7 +65,13 @@ export class MessageView {
         mode,
         minIntervalMs
       );
-      this.node.append(header, this._reasoning, this._body.node, this._error);
+      this.node.append(
+        header,
+        this._reasoning,
+        this._body.node,
+        this._ending,
+        this._error
+      );
     } else {
       this._plain = document.createElement('div');
       this._plain.className = 'jp-DeltaChat-plain';
@@ -98,6 +107,11 @@ export class MessageView {
     if (message.finish_reason) {
       setData(this.node, 'finishReason', message.finish_reason);
     }
+    const ending = message.streaming ? undefined : ENDINGS[message.finish_reason ?? ''];
+    if (this._ending.hidden !== !ending) {
+      this._ending.hidden = !ending;
+    }
+    setText(this._ending, ending ?? '');
     if (this._reasoning.hidden !== !message.reasoning) {
       this._reasoning.hidden = !message.reasoning;
     }
@@ -144,9 +158,21 @@ export class MessageView {
       return;
     }
     this._error.dataset.code = error.code;
-    const text = document.createElement('span');
+    const text = document.createElement('div');
+    text.className = 'jp-DeltaChat-errorText';
     text.textContent = plainWords(error.code, error.message);
-    this._error.replaceChildren(text, this._retry);
+    const parts: HTMLElement[] = [text];
+    if (error.traceback) {
+      const traceback = document.createElement('details');
+      traceback.className = 'jp-DeltaChat-traceback';
+      const summary = document.createElement('summary');
+      summary.textContent = 'Traceback';
+      const pre = document.createElement('pre');
+      pre.textContent = error.traceback;
+      traceback.append(summary, pre);
+      parts.push(traceback);
+    }
+    this._error.replaceChildren(...parts, this._retry);
   }
 
   /**
@@ -185,9 +211,16 @@ export class MessageView {
   private _reasoning: HTMLDetailsElement;
   private _reasoningText: HTMLElement;
   private _error: HTMLElement;
+  private _ending: HTMLElement;
   private _body: MarkdownStream | null = null;
   private _plain: HTMLElement | null = null;
 }
+
+/** The muted line under a reply that ended without finishing its answer. */
+const ENDINGS: Record<string, string> = {
+  cancelled: 'Stopped',
+  length: 'Cut off at the token limit'
+};
 
 /** DOM writes only when something changed: a write per delta costs style and layout. */
 function setText(node: HTMLElement, text: string): void {
@@ -210,7 +243,7 @@ function setData(node: HTMLElement, key: string, value: string | undefined): voi
 /** Errors in plain words: what happened and what to do. */
 export function plainWords(code: string, message: string): string {
   const lead: Record<string, string> = {
-    auth: 'The provider rejected the key. Check it with "Add key".',
+    auth: 'The provider rejected the key. Check it with the "API keys" button.',
     rate_limit: 'The provider is rate-limiting requests. Wait a moment and retry.',
     connection: 'Could not reach the model provider.',
     truncated: 'The reply was cut off before it finished.',

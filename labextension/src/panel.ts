@@ -209,6 +209,8 @@ export class ChatPanel extends Widget {
 
   stop(): void {
     const streaming = this._state(this._chatId).streamingMessage;
+    this._stoppingId = streaming?.id ?? null;
+    this._updateControls();
     this._connection?.send({
       type: 'stop',
       chat_id: this._chatId,
@@ -368,6 +370,9 @@ export class ChatPanel extends Widget {
     this._send.hidden = streaming;
     this._send.disabled = !ready;
     this._stop.hidden = !streaming;
+    const stopping = streaming && state.streamingMessage?.id === this._stoppingId;
+    this._stop.lastElementChild!.textContent = stopping ? 'Stopping…' : 'Stop';
+    this._stop.dataset.stopping = String(stopping);
     this._regenerate.hidden = streaming || !last || last.role !== 'assistant';
     this._regenerate.disabled = !ready;
     this.node.dataset.streaming = String(streaming);
@@ -420,6 +425,8 @@ export class ChatPanel extends Widget {
   private _context: ContextComposer;
   private _send: HTMLButtonElement;
   private _stop: HTMLButtonElement;
+  /** The reply Stop was pressed for: the button says "Stopping…" until its `done`. */
+  private _stoppingId: string | null = null;
   private _regenerate: HTMLButtonElement;
 }
 
