@@ -11,7 +11,21 @@ export interface IContextSource {
   activeCell(): IContextRef | null;
   /** The active notebook with all its cells, or null when no notebook is open. */
   notebook(): IContextRef | null;
+  /** Send the active cell and its error with the prompt of `action`. */
+  askAboutError(action: ErrorAction): void;
 }
+
+export type ErrorAction = 'explain' | 'fix';
+
+/** The message that goes with the failing cell for "Explain error" and "Fix error". */
+export const ERROR_PROMPTS: Record<ErrorAction, string> = {
+  explain:
+    'Explain the error in this cell: what went wrong, where, and why. Keep it short and ' +
+    'point at the line that causes it.',
+  fix:
+    'Fix the error in this cell. Reply with the whole corrected cell in one Python code ' +
+    'block, then one or two sentences on what you changed and why.'
+};
 
 /** At most this many variables are listed at once; typing narrows the rest. */
 const MAX_SHOWN = 50;
@@ -46,7 +60,14 @@ export class ContextComposer {
       button('This cell', 'Add this cell as context', () => this.addActiveCell()),
       button('This notebook', 'Add this notebook as context', () => this.addNotebook())
     );
-    this.node.append(this._chips, add);
+    this._errorActions = document.createElement('div');
+    this._errorActions.className = 'jp-DeltaChat-errorActions';
+    this._errorActions.hidden = true;
+    this._errorActions.append(
+      button('Explain error', 'Explain error', () => _source.askAboutError('explain')),
+      button('Fix error', 'Fix error', () => _source.askAboutError('fix'))
+    );
+    this.node.append(this._chips, this._errorActions, add);
 
     this.completer = document.createElement('ul');
     this.completer.className = 'jp-DeltaChat-completer';
@@ -72,6 +93,11 @@ export class ContextComposer {
   /** The refs of the chips, in the order they were added, for `send.context`. */
   get refs(): IContextRef[] {
     return this._items.map(chip => chip.ref);
+  }
+
+  /** Offer "Explain error" and "Fix error" while the active cell shows an error. */
+  set activeCellHasError(value: boolean) {
+    this._errorActions.hidden = !value;
   }
 
   get isOpen(): boolean {
@@ -276,6 +302,7 @@ export class ContextComposer {
   }
 
   private _items: IChip[] = [];
+  private _errorActions: HTMLElement;
   private _chips: HTMLElement;
   private _variables: IVariableInfo[] | null = null;
   private _waiting = false;
@@ -346,4 +373,9 @@ export function cellRef(cell: nbformat.ICell): IContextRef {
     }
   }
   return ref;
+}
+
+/** Whether a cell ref's outputs hold an error (a traceback). */
+export function hasError(ref: IContextRef | null): boolean {
+  return (ref?.outputs ?? []).some(output => output.output_type === 'error');
 }

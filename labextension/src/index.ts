@@ -7,7 +7,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { cellRef } from './context';
+import { cellRef, hasError } from './context';
 import { ChatKernels } from './kernels';
 import { openKeysDialog } from './keys';
 import { ChatPanel, IPanelSettings, PANEL_ID } from './panel';
@@ -24,6 +24,8 @@ namespace CommandIDs {
   export const stop = 'deltachat:stop';
   export const focusInput = 'deltachat:focus-input';
   export const keys = 'deltachat:keys';
+  export const explainError = 'deltachat:explain-error';
+  export const fixError = 'deltachat:fix-error';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -51,6 +53,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         NotebookActions.insertBelow(notebook.content);
         notebook.content.activeCell?.model.sharedModel.setSource(code);
+        app.shell.activateById(notebook.id);
+      },
+      replaceCode: code => {
+        const notebook = notebooks?.currentWidget;
+        const cell = notebook?.content.activeCell;
+        if (!notebook || !cell) {
+          return;
+        }
+        cell.model.sharedModel.setSource(code);
         app.shell.activateById(notebook.id);
       },
       activeCell: () => {
@@ -105,6 +116,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Chat API Keys…',
       execute: () => void openKeysDialog()
     });
+    const activeCellHasError = () =>
+      hasError(notebooks?.activeCell ? cellRef(notebooks.activeCell.model.toJSON()) : null);
+    const showErrorActions = () => {
+      panel.context.activeCellHasError = activeCellHasError();
+    };
+    notebooks?.activeCellChanged.connect(showErrorActions);
+    NotebookActions.executed.connect(showErrorActions);
+    commands.addCommand(CommandIDs.explainError, {
+      label: 'Explain Error in Chat',
+      caption: 'Send this cell and its error to the chat, asking what went wrong',
+      isEnabled: activeCellHasError,
+      execute: () => {
+        show();
+        panel.askAboutError('explain');
+      }
+    });
+    commands.addCommand(CommandIDs.fixError, {
+      label: 'Fix Error in Chat',
+      caption: 'Send this cell and its error to the chat, asking for a corrected cell',
+      isEnabled: activeCellHasError,
+      execute: () => {
+        show();
+        panel.askAboutError('fix');
+      }
+    });
+    for (const [rank, command] of [CommandIDs.explainError, CommandIDs.fixError].entries()) {
+      app.contextMenu.addItem({ command, selector: '.jp-Notebook .jp-CodeCell', rank: 20 + rank });
+    }
     for (const command of Object.values(CommandIDs)) {
       palette?.addItem({ command, category: 'Chat' });
     }

@@ -1,6 +1,6 @@
 import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { addBelowIcon, copyIcon } from '@jupyterlab/ui-components';
+import { addBelowIcon, copyIcon, editIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
 import { contextItemsView } from './context';
 import { button, iconButton } from './dom';
@@ -10,6 +10,7 @@ import { MarkdownStream, RenderMode } from './render';
 export interface IMessageActions {
   retry(message: IChatMessage): void;
   insertCode(code: string): void;
+  replaceCode(code: string): void;
 }
 
 /**
@@ -198,7 +199,8 @@ export class MessageView {
         iconButton(copyIcon, 'Copy code', () => Clipboard.copyToSystem(source)),
         iconButton(addBelowIcon, 'Insert code below the active cell', () =>
           this._actions.insertCode(source)
-        )
+        ),
+        iconButton(editIcon, 'Replace active cell', () => this._actions.replaceCode(source))
       );
       pre.replaceWith(wrap);
       wrap.append(bar, pre);

@@ -14,7 +14,7 @@ import {
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
-import { ContextComposer } from './context';
+import { ContextComposer, ERROR_PROMPTS, ErrorAction, hasError } from './context';
 import { iconButton, styledSelect } from './dom';
 import { plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
@@ -37,6 +37,7 @@ export interface IPanelOptions {
   client: string;
   openKeys: (provider?: string) => void;
   insertCode: (code: string) => void;
+  replaceCode: (code: string) => void;
   /** The active notebook cell (with outputs) and notebook as context refs, or null. */
   activeCell: () => IContextRef | null;
   notebook: () => IContextRef | null;
@@ -77,7 +78,8 @@ export class ChatPanel extends Widget {
       this._options.rendermime,
       {
         retry: () => this.regenerate(),
-        insertCode: code => this._options.insertCode(code)
+        insertCode: code => this._options.insertCode(code),
+        replaceCode: code => this._options.replaceCode(code)
       },
       renderMode()
     );
@@ -97,7 +99,8 @@ export class ChatPanel extends Widget {
     this._context = new ContextComposer(this._input, {
       listVariables: () => this._connection?.send({ type: 'list_variables' }) ?? false,
       activeCell: () => this._options.activeCell(),
-      notebook: () => this._options.notebook()
+      notebook: () => this._options.notebook(),
+      askAboutError: action => this.askAboutError(action)
     });
 
     this._send = textButton('Send', 'jp-mod-accept', () => this.send());
@@ -185,11 +188,26 @@ export class ChatPanel extends Widget {
   }
 
   send(): void {
-    const content = this._input.value;
-    const context = this._context.refs;
+    if (this._sendMessage(this._input.value, this._context.refs)) {
+      this._input.value = '';
+      this._context.clear();
+    }
+  }
+
+  /** "Explain error" / "Fix error": the active cell with its error and the action's prompt. */
+  askAboutError(action: ErrorAction): void {
+    const cell = this._options.activeCell();
+    if (!hasError(cell)) {
+      this._showNotice('The active cell has no error output to explain or fix.');
+      return;
+    }
+    this._sendMessage(ERROR_PROMPTS[action], [cell!]);
+  }
+
+  private _sendMessage(content: string, context: IContextRef[]): boolean {
     const model = this._modelPicker.value;
     if (!content.trim() || !this._connection) {
-      return;
+      return false;
     }
     const sent = this._connection.send({
       type: 'send',
@@ -200,11 +218,10 @@ export class ChatPanel extends Widget {
       ...(context.length ? { context } : {})
     });
     if (sent) {
-      this._input.value = '';
-      this._context.clear();
       this._hideNotice();
       this._view.follow();
     }
+    return sent;
   }
 
   stop(): void {

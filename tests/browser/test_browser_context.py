@@ -1,5 +1,5 @@
 """Context in the panel: the `@` completer with the keyboard, chips, what a sent message's
-chip shows, "This cell"."""
+chip shows, "This cell", "Explain error" / "Fix error", "Replace active cell"."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import ast
 import re
 
 from lab_helpers import (
+    cell_source,
+    copied_text,
     message_text,
     new_notebook,
     notebook_cells,
@@ -14,6 +16,7 @@ from lab_helpers import (
     run_cell,
     wait_finished,
     wait_model_listed,
+    wait_status,
 )
 
 ECHO_CONTEXT_MODEL = """
@@ -27,16 +30,31 @@ def context_echo(messages, config):
         yield f"{item.kind} {item.label} {len(item.text)} chars; "
 """
 
+# The prompts of "Explain error" and "Fix error" (labextension/src/context.ts, docs/context.md).
+EXPLAIN_PROMPT = (
+    "Explain the error in this cell: what went wrong, where, and why. Keep it short and "
+    "point at the line that causes it."
+)
+FIX_PROMPT = (
+    "Fix the error in this cell. Reply with the whole corrected cell in one Python code "
+    "block, then one or two sentences on what you changed and why."
+)
 
-def stored_context_text(page, index: int) -> str:
-    """The text of context item `index` of the chat's user message, as the kernel stored it."""
+
+def stored_user_message(page) -> dict:
+    """The chat's last user message as the kernel stored it: content and context items."""
     text = run_cell(
         page,
         "from jupyter_deltachat.kernel import SERVICE as _s; "
-        "print(repr([m for m in _s.history('default') if m.role == 'user'][-1]"
-        f".context[{index}].text))",
+        "_m = [m for m in _s.history('default') if m.role == 'user'][-1]; "
+        "print(repr({'content': _m.content, 'context': "
+        "[(i.kind, i.label, i.text) for i in _m.context or []]}))",
     )
     return ast.literal_eval(text.strip())
+
+
+def stored_context_text(page, index: int) -> str:
+    return stored_user_message(page)["context"][index][2]
 
 
 def completer(page):
@@ -119,3 +137,61 @@ def test_this_cell_chip_sends_the_active_cell_with_its_outputs(page):
     chip.wait_for()
     chip.click()
     assert chip.count() == 0
+
+
+def test_explain_and_fix_error_send_the_failing_cell_with_its_traceback(page):
+    new_notebook(page)
+    run_cell(page, ECHO_CONTEXT_MODEL)
+    wait_model_listed(page, "context_echo")
+    panel(page).get_by_label("Model", exact=True).select_option("context_echo")
+    assert "ZeroDivisionError" in run_cell(page, "rate = 1 / 0")
+    explain = panel(page).get_by_role("button", name="Explain error", exact=True)
+    assert explain.is_hidden()
+    cells = notebook_cells(page)
+    cells.nth(1).locator(".jp-InputPrompt").click()
+    explain.wait_for()
+    explain.click()
+    reply = wait_finished(page)
+    stored = stored_user_message(page)
+    assert stored["content"] == EXPLAIN_PROMPT
+    [(kind, label, text)] = stored["context"]
+    assert (kind, label) == ("cell", "cell [2]")
+    assert text.startswith(
+        "code cell [2]:\nrate = 1 / 0\noutputs:\nZeroDivisionError: division by zero\n"
+    )
+    assert "ZeroDivisionError: division by zero" in text
+    assert "\x1b[" not in text
+    assert message_text(page, reply).strip() == f"cell cell [2] {len(text)} chars;"
+
+    cells.nth(1).locator(".jp-InputPrompt").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Fix Error in Chat").click()
+    wait_finished(page, count=2)
+    stored = stored_user_message(page)
+    assert stored["content"] == FIX_PROMPT
+    assert [item[:2] for item in stored["context"]] == [("cell", "cell [2]")]
+
+
+def test_replace_active_cell_takes_the_code_of_the_block(page):
+    new_notebook(page)
+    run_cell(page, "first = 1")
+    cells = notebook_cells(page)
+    cells.nth(0).locator(".jp-InputPrompt").click()
+    page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active").first.wait_for()
+    wait_status(page, "ready")
+    panel(page).get_by_label("Model", exact=True).select_option("demo")
+    panel(page).get_by_label("Message", exact=True).fill("Hello")
+    panel(page).get_by_role("button", name="Send", exact=True).click()
+    reply = wait_finished(page)
+    code = reply.locator(".jp-DeltaChat-code").first
+    expected = copied_text(page, code.get_by_role("button", name="Copy code"))
+    code.get_by_role("button", name="Replace active cell").click()
+    page.wait_for_function(
+        """expected => [...document.querySelectorAll(
+          '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')[0]
+          .querySelectorAll('.cm-content .cm-line')]
+          .map(line => line.textContent).join('\\n') === expected""",
+        arg=expected,
+    )
+    assert cells.count() == 2
+    assert cell_source(cells.nth(0)) == expected
+    assert cell_source(cells.nth(1)) == ""
