@@ -215,7 +215,9 @@ class ChatConfig:
 class ModelInfo:
     """What the model picker shows. ``configured`` says credentials exist; never carries them.
     ``provider_label`` names the picker's group (``"Google Gemini"``), so the panel keeps no
-    table of its own; this kernel always sets it, older ones did not (protocol 1.1)."""
+    table of its own; this kernel always sets it, older ones did not (protocol 1.1).
+    ``asks_for`` says what setting up an unconfigured provider takes, a ``"key"`` or (Ollama)
+    just a ``"url"``, so the picker offers the right action."""
 
     id: str
     provider: str
@@ -223,6 +225,7 @@ class ModelInfo:
     configured: bool
     source: Literal["builtin", "kernel"]
     provider_label: str | None = None
+    asks_for: Literal["key", "url"] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none(dataclasses.asdict(self))

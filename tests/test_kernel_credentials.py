@@ -50,6 +50,11 @@ def test_a_saved_key_reaches_open_comms_and_the_default_model(
     by_id = {m["id"]: m for m in ready["models"]}
     assert ready["default_model"] == "demo"
     assert by_id["openai:gpt-5.1"]["configured"] is False
+    assert by_id["openai:gpt-5.1"]["asks_for"] == "key"
+    assert [m["asks_for"] for m in ready["models"] if m["provider"] == "ollama"] == ["url"] * len(
+        [m for m in ready["models"] if m["provider"] == "ollama"]
+    )
+    assert "asks_for" not in by_id["demo"]
 
     CredentialStore(store_path).set("openai", {"api_key": SECRET})
     models = comm.next("models", timeout=15)

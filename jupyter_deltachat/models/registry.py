@@ -86,8 +86,9 @@ class ModelRegistry:
         ]
         for spec in PROVIDERS.values():
             configured = provider_configured(spec.id)
+            asks_for = None if configured else ("key" if spec.secret_fields else "url")
             infos += [
-                ModelInfo(f"{spec.id}:{m}", spec.id, m, configured, "builtin", spec.label)
+                ModelInfo(f"{spec.id}:{m}", spec.id, m, configured, "builtin", spec.label, asks_for)
                 for m in spec.default_models
             ]
         return infos

@@ -6,7 +6,7 @@ export const ADD_KEY_PREFIX = 'add-key:';
  * Fills the model `<select>`: one group per provider, in the kernel's order and labelled
  * with the kernel's `provider_label` (the provider table lives in the kernel), models
  * registered in the kernel in their own group, and for a provider with no key its models
- * disabled plus "Add key…".
+ * disabled plus "Add key…" ("Set URL…" for one that asks for no secret, as Ollama).
  */
 export function fillModelPicker(
   select: HTMLSelectElement,
@@ -32,7 +32,8 @@ export function fillModelPicker(
     if (entries.some(model => !model.configured)) {
       const addKey = document.createElement('option');
       addKey.value = ADD_KEY_PREFIX + group;
-      addKey.textContent = `Add key for ${optgroup.label}…`;
+      const asksForUrl = entries.find(model => !model.configured)?.asks_for === 'url';
+      addKey.textContent = `${asksForUrl ? 'Set URL' : 'Add key'} for ${optgroup.label}…`;
       optgroup.appendChild(addKey);
     }
     select.appendChild(optgroup);

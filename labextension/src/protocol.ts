@@ -108,6 +108,7 @@ export interface IModelInfo {
   configured: boolean;
   source: 'builtin' | 'kernel';
   provider_label?: string;
+  asks_for?: 'key' | 'url';
 }
 
 export interface IChatInfo {

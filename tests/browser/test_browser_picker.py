@@ -15,3 +15,5 @@ def test_model_picker_groups_carry_the_kernels_provider_labels(page):
     assert labels == ["Built in", *(spec.label for spec in PROVIDERS.values())]
     add_key = panel(page).locator(f"{MODEL_PICKER} option[value='add-key:google']")
     assert add_key.text_content() == "Add key for Google Gemini…"
+    set_url = panel(page).locator(f"{MODEL_PICKER} option[value='add-key:ollama']")
+    assert set_url.text_content() == "Set URL for Ollama…"
