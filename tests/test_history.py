@@ -61,7 +61,7 @@ class Kernels:
         self.history = tmp_path / "store" / "chats.sqlite3"
         self.started: list[KernelHarness] = []
 
-    def start(self, notebook: str | None = "/work/nb/one.ipynb", **env: str) -> KernelHarness:
+    def start(self, notebook: str | None = "/srv/nb/one.ipynb", **env: str) -> KernelHarness:
         settings = {
             "JUPYTER_DELTACHAT_CREDENTIALS": str(self.tmp_path / "credentials.json"),
             "JUPYTER_DELTACHAT_HISTORY": str(self.history),
@@ -151,7 +151,7 @@ def test_a_restarted_kernel_restores_its_notebooks_chats(kernels: Kernels) -> No
     assert set(chats) == {"default", "other"}
     assert chats["default"]["title"] == "one"
     assert chats["default"]["message_count"] == 4
-    assert chats["default"]["path"] == "/work/nb/one.ipynb"
+    assert chats["default"]["path"] == "/srv/nb/one.ipynb"
     assert chats["default"]["persisted"] is True
     for chat_id, messages in before.items():
         assert snapshot(client, chat_id)["messages"] == messages  # same ids, same content
@@ -181,7 +181,7 @@ def test_files_are_private_and_hold_no_secret(kernels: Kernels) -> None:
         raw = (directory / name).read_bytes()
         assert KEY.encode() not in raw and REMEMBERED.encode() not in raw, name
         assert KEY[:16].encode() not in raw, name
-    assert stored(kernels.history, "/work/nb/one.ipynb")["default"][0] == (
+    assert stored(kernels.history, "/srv/nb/one.ipynb")["default"][0] == (
         "user",
         "my key is [redacted] and [redacted]",
     )
@@ -228,7 +228,7 @@ def test_a_killed_kernel_loses_at_most_about_two_seconds(kernels: Kernels) -> No
 
 
 def test_three_kernels_writing_at_once_lose_nothing(kernels: Kernels) -> None:
-    notebooks = [f"/work/nb/k{n}.ipynb" for n in range(3)]
+    notebooks = [f"/srv/nb/k{n}.ipynb" for n in range(3)]
     started = [kernels.start(notebook) for notebook in notebooks]
     failures: list[BaseException] = []
 
@@ -327,7 +327,7 @@ def test_the_default_place_is_the_jupyter_data_dir(kernels: Kernels) -> None:
     reply(client, "default", "here")
     kernel.execute(FLUSH)
     default = kernels.tmp_path / "data" / "jupyter_deltachat" / "chats.sqlite3"
-    assert stored(default, "/work/nb/one.ipynb") == {
+    assert stored(default, "/srv/nb/one.ipynb") == {
         "default": [("user", "here"), ("assistant", "echo: here")]
     }
     assert mode(default.parent) == 0o700 and mode(default) == 0o600
@@ -337,29 +337,29 @@ def test_the_default_place_is_the_jupyter_data_dir(kernels: Kernels) -> None:
 
 
 def test_chats_are_scoped_by_notebook_and_open_across(kernels: Kernels) -> None:
-    first = kernels.start("/work/nb/a.ipynb")
+    first = kernels.start("/srv/nb/a.ipynb")
     client_a, _ = connect(first)
     reply(client_a, "default", "in a")
     reply(client_a, "chat-a", "also in a")
     first.execute(FLUSH)
 
     second = kernels.start(None)  # no JPY_SESSION_NAME: the notebook comes with hello
-    client_b, ready = connect(second, {"path": "/work/nb/b.ipynb"})
+    client_b, ready = connect(second, {"path": "/srv/nb/b.ipynb"})
     assert ready["chats"] == []
     watcher, _ = connect(second)
     reply(client_b, "default", "in b")
     listed = client_b.request({"type": "list_chats", "scope": "notebook"}, "chats")
-    assert [(i["chat_id"], i["path"]) for i in listed["chats"]] == [("default", "/work/nb/b.ipynb")]
+    assert [(i["chat_id"], i["path"]) for i in listed["chats"]] == [("default", "/srv/nb/b.ipynb")]
     everything = client_b.request({"type": "list_chats", "scope": "all"}, "chats")
     assert everything["scope"] == "all"
     assert sorted((i["path"], i["chat_id"]) for i in everything["chats"]) == [
-        ("/work/nb/a.ipynb", "chat-a"),
-        ("/work/nb/a.ipynb", "default"),
-        ("/work/nb/b.ipynb", "default"),
+        ("/srv/nb/a.ipynb", "chat-a"),
+        ("/srv/nb/a.ipynb", "default"),
+        ("/srv/nb/b.ipynb", "default"),
     ]
 
     ambiguous = client_b.request(
-        {"type": "open_chat", "chat_id": "default", "path": "/work/nb/a.ipynb"}, "error"
+        {"type": "open_chat", "chat_id": "default", "path": "/srv/nb/a.ipynb"}, "error"
     )
     assert ambiguous["error"]["code"] == "bad_request"
     assert "already open here" in ambiguous["error"]["message"]
@@ -369,11 +369,11 @@ def test_chats_are_scoped_by_notebook_and_open_across(kernels: Kernels) -> None:
         assert [m["content"] for m in opened["messages"]] == ["also in a", "echo: also in a"]
     reply(client_b, "chat-a", "more from b")
     second.execute(FLUSH)
-    assert stored(kernels.history, "/work/nb/a.ipynb")["chat-a"][-1] == (
+    assert stored(kernels.history, "/srv/nb/a.ipynb")["chat-a"][-1] == (
         "assistant",
         "echo: more from b",
     )
-    assert "chat-a" not in stored(kernels.history, "/work/nb/b.ipynb")
+    assert "chat-a" not in stored(kernels.history, "/srv/nb/b.ipynb")
 
     unknown = client_b.request({"type": "open_chat", "chat_id": "nowhere"}, "error")
     assert (unknown["error"]["code"], unknown["chat_id"]) == ("unknown_chat", "nowhere")
@@ -412,9 +412,9 @@ def test_rename_and_delete(kernels: Kernels) -> None:
         )
         assert [i["chat_id"] for i in view.next("chats")["chats"]] == ["default"]
     kernel.execute(FLUSH)
-    assert set(stored(kernels.history, "/work/nb/one.ipynb")) == {"default"}
+    assert set(stored(kernels.history, "/srv/nb/one.ipynb")) == {"default"}
     store = ChatStore(kernels.history)
-    assert [c.title for c in store.chats("/work/nb/one.ipynb")] == ["Kept chat"]
+    assert [c.title for c in store.chats("/srv/nb/one.ipynb")] == ["Kept chat"]
     store.close()
     gone = client.request({"type": "delete_chat", "chat_id": "doomed"}, "error")
     assert gone["error"]["code"] == "unknown_chat"
@@ -474,7 +474,7 @@ def test_a_reply_cleared_while_streaming_is_not_written_back(kernels: Kernels) -
     kernel.execute(FLUSH)  # forces a checkpoint of every reply the writer still follows
     assert client.next("done")["finish_reason"] == "cancelled"
     kernel.execute(FLUSH)
-    assert stored(kernels.history, "/work/nb/one.ipynb") == {"default": []}
+    assert stored(kernels.history, "/srv/nb/one.ipynb") == {"default": []}
 
 
 def test_a_chat_deleted_while_streaming_stays_deleted(kernels: Kernels) -> None:
@@ -490,7 +490,7 @@ def test_a_chat_deleted_while_streaming_stays_deleted(kernels: Kernels) -> None:
     kernel.execute(FLUSH)  # forces a checkpoint of every reply the writer still follows
     assert client.next("done")["finish_reason"] == "cancelled"
     kernel.execute(FLUSH)
-    assert set(stored(kernels.history, "/work/nb/one.ipynb")) == {"default"}
+    assert set(stored(kernels.history, "/srv/nb/one.ipynb")) == {"default"}
 
 
 # -- %chat history / open / export -------------------------------------------------------
@@ -518,7 +518,7 @@ def table(outputs: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def test_chat_magics_list_open_and_export(kernels: Kernels, tmp_path: Path) -> None:
-    other = kernels.start("/work/nb/two.ipynb")
+    other = kernels.start("/srv/nb/two.ipynb")
     other.outputs("%chat -m echo --chat planning plan | the day")
     other.execute(FLUSH)
 
@@ -530,8 +530,8 @@ def test_chat_magics_list_open_and_export(kernels: Kernels, tmp_path: Path) -> N
     ]
     assert table(kernel.outputs("%chat history --all")) == [
         ["chat", "notebook", "title", "messages", "saved"],
-        ["default (current)", "/work/nb/one.ipynb", "hello", "2", "yes"],
-        ["planning", "/work/nb/two.ipynb", "plan \\| the day", "2", "yes"],
+        ["default (current)", "/srv/nb/one.ipynb", "hello", "2", "yes"],
+        ["planning", "/srv/nb/two.ipynb", "plan \\| the day", "2", "yes"],
     ]
 
     assert printed(kernel.outputs("%chat open planning")) == (
@@ -539,11 +539,11 @@ def test_chat_magics_list_open_and_export(kernels: Kernels, tmp_path: Path) -> N
     )
     kernel.outputs("%chat -m echo and more")  # goes to the current chat
     kernel.execute(FLUSH)
-    assert stored(kernels.history, "/work/nb/two.ipynb")["planning"][-2:] == [
+    assert stored(kernels.history, "/srv/nb/two.ipynb")["planning"][-2:] == [
         ("user", "and more"),
         ("assistant", "echo: and more"),
     ]
-    assert "planning" not in stored(kernels.history, "/work/nb/one.ipynb")
+    assert "planning" not in stored(kernels.history, "/srv/nb/one.ipynb")
 
     markdown = tmp_path / "plan.md"
     assert printed(kernel.outputs(f"%chat export {markdown}")) == (

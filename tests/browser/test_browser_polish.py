@@ -17,7 +17,7 @@ from lab_helpers import (
 )
 from test_browser_keys_theme import use_theme
 
-SCREENS = Path("/work/screens/polish")
+SCREENS = Path(__file__).parent / "artifacts" / "polish"  # git-ignored; looked at by hand
 
 MODELS = """
 import jupyter_deltachat as dc
