@@ -6,14 +6,9 @@ export function button(
   label: string,
   onClick: () => void
 ): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = 'jp-DeltaChat-button';
+  const element = newButton('jp-DeltaChat-button');
   element.textContent = text;
-  element.setAttribute('aria-label', label);
-  element.title = label;
-  element.addEventListener('click', onClick);
-  return element;
+  return labelled(element, label, onClick);
 }
 
 /**
@@ -26,9 +21,9 @@ export function iconButton(
   onClick: () => void,
   text = ''
 ): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal jp-DeltaChat-iconButton';
+  const element = newButton(
+    'jp-ToolbarButtonComponent jp-Button jp-mod-minimal jp-DeltaChat-iconButton'
+  );
   element.append(
     icon.element({
       tag: 'span',
@@ -46,6 +41,31 @@ export function iconButton(
     span.textContent = text;
     element.append(span);
   }
+  return labelled(element, label, onClick);
+}
+
+/** A JupyterLab dialog-style text button (`jp-mod-accept` primary, `jp-mod-warn` stop). */
+export function textButton(label: string, mod: string, onClick: () => void): HTMLButtonElement {
+  const element = newButton(`jp-Button jp-mod-styled ${mod} jp-DeltaChat-textButton`);
+  const span = document.createElement('span');
+  span.textContent = label;
+  element.append(span);
+  return labelled(element, label, onClick);
+}
+
+function newButton(className: string): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = className;
+  return element;
+}
+
+/** The accessible name is also the tooltip, so what a pointer shows is what a reader hears. */
+function labelled(
+  element: HTMLButtonElement,
+  label: string,
+  onClick: () => void
+): HTMLButtonElement {
   element.setAttribute('aria-label', label);
   element.title = label;
   element.addEventListener('click', onClick);

@@ -15,7 +15,7 @@ import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
 import { ContextComposer, ERROR_PROMPTS, ErrorAction, hasError } from './context';
-import { iconButton, styledSelect } from './dom';
+import { iconButton, styledSelect, textButton } from './dom';
 import { plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
 import { IChatInfo, IContextRef, IModelInfo, KernelEvent } from './protocol';
@@ -454,20 +454,6 @@ function renderMode(): RenderMode {
   } catch {
     return 'incremental';
   }
-}
-
-/** A JupyterLab dialog-style text button (`jp-mod-accept` primary, `jp-mod-warn` stop). */
-function textButton(label: string, mod: string, onClick: () => void): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = `jp-Button jp-mod-styled ${mod} jp-DeltaChat-textButton`;
-  const span = document.createElement('span');
-  span.textContent = label;
-  element.append(span);
-  element.setAttribute('aria-label', label);
-  element.title = label;
-  element.addEventListener('click', onClick);
-  return element;
 }
 
 function div(className: string): HTMLDivElement {
