@@ -18,6 +18,8 @@ from lab_helpers import (
     wait_model_listed,
     wait_status,
 )
+from test_browser_keys_theme import use_theme
+from test_browser_panel import screenshot_dir
 
 ECHO_CONTEXT_MODEL = """
 import jupyter_deltachat as dc
@@ -195,3 +197,43 @@ def test_replace_active_cell_takes_the_code_of_the_block(page):
     assert cells.count() == 2
     assert cell_source(cells.nth(0)) == expected
     assert cell_source(cells.nth(1)) == ""
+
+
+def test_completer_and_chips_in_light_and_dark(page, tmp_path):
+    """Screenshots of the open completer and of chips at the default sidebar width; the
+    completer follows the theme (its background is the theme's layout colour)."""
+    shots = screenshot_dir(tmp_path)
+    new_notebook(page)
+    run_cell(page, ECHO_CONTEXT_MODEL)
+    wait_model_listed(page, "context_echo")
+    for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+        use_theme(page, theme)
+        page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
+        box = panel(page).get_by_label("Message", exact=True)
+        box.fill("")
+        box.click()
+        page.keyboard.type("compare @d")
+        options = completer(page).get_by_role("option")
+        options.nth(1).wait_for()
+        layout = page.evaluate(
+            "() => getComputedStyle(document.body).getPropertyValue('--jp-layout-color1').trim()"
+        )
+        background = completer(page).evaluate("list => getComputedStyle(list).backgroundColor")
+        probe = page.evaluate(
+            """color => { const node = document.createElement('div');
+              node.style.backgroundColor = color; document.body.append(node);
+              const value = getComputedStyle(node).backgroundColor; node.remove();
+              return value; }""",
+            layout,
+        )
+        assert background == probe
+        panel(page).screenshot(path=str(shots / f"context-completer-{name}.png"))
+        page.keyboard.press("Enter")
+        panel(page).get_by_role("button", name="Add this cell as context").click()
+        panel(page).get_by_role("button", name="Remove context df", exact=True).wait_for()
+        panel(page).screenshot(path=str(shots / f"context-chips-{name}.png"))
+        removes = panel(page).get_by_role("button", name=re.compile("^Remove context "))
+        while removes.count():
+            removes.first.click()
+    use_theme(page, "JupyterLab Light")
+    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
