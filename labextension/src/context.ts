@@ -13,6 +13,8 @@ export interface IContextSource {
   notebook(): IContextRef | null;
   /** Send the active cell and its error with the prompt of `action`. */
   askAboutError(action: ErrorAction): void;
+  /** Tell the user why a control did nothing. */
+  notice(text: string): void;
 }
 
 export type ErrorAction = 'explain' | 'fix';
@@ -57,8 +59,16 @@ export class ContextComposer {
     const add = document.createElement('div');
     add.className = 'jp-DeltaChat-contextAdd';
     add.append(
-      button('This cell', 'Add this cell as context', () => this.addActiveCell()),
-      button('This notebook', 'Add this notebook as context', () => this.addNotebook())
+      button('This cell', 'Add this cell as context', () => {
+        if (!this.addActiveCell()) {
+          _source.notice('No notebook cell is active: open a notebook and select a cell.');
+        }
+      }),
+      button('This notebook', 'Add this notebook as context', () => {
+        if (!this.addNotebook()) {
+          _source.notice('No notebook is open: open one to add it as context.');
+        }
+      })
     );
     this._errorActions = document.createElement('div');
     this._errorActions.className = 'jp-DeltaChat-errorActions';

@@ -100,7 +100,8 @@ export class ChatPanel extends Widget {
       listVariables: () => this._connection?.send({ type: 'list_variables' }) ?? false,
       activeCell: () => this._options.activeCell(),
       notebook: () => this._options.notebook(),
-      askAboutError: action => this.askAboutError(action)
+      askAboutError: action => this.askAboutError(action),
+      notice: text => this._showNotice(text)
     });
 
     this._send = textButton('Send', 'jp-mod-accept', () => this.send());

@@ -237,3 +237,12 @@ def test_completer_and_chips_in_light_and_dark(page, tmp_path):
             removes.first.click()
     use_theme(page, "JupyterLab Light")
     page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
+
+
+def test_this_cell_and_this_notebook_without_a_notebook_say_why(page):
+    notice = panel(page).get_by_role("alert").filter(has_text="No notebook")
+    panel(page).get_by_role("button", name="Add this cell as context").click()
+    assert notice.inner_text() == ("No notebook cell is active: open a notebook and select a cell.")
+    panel(page).get_by_role("button", name="Add this notebook as context").click()
+    assert notice.inner_text() == "No notebook is open: open one to add it as context."
+    assert panel(page).locator(".jp-DeltaChat-chips [role='listitem']").count() == 0
