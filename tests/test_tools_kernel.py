@@ -8,7 +8,6 @@ kernel, as a user would.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,22 +77,10 @@ except KeyboardInterrupt:
 
 
 @pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHarness]:
-    store = tmp_path_factory.mktemp("credentials") / "credentials.json"
-    harness = KernelHarness({"JUPYTER_DELTACHAT_CREDENTIALS": str(store)})
-    harness.execute(MODELS)
-    try:
-        yield harness
-    finally:
-        harness.shutdown()
-
-
-@pytest.fixture
-def client(kernel: KernelHarness) -> Iterator[CommClient]:
-    comm = CommClient(kernel)
-    comm.open()
-    yield comm
-    comm.close()
+def kernel(kernel: KernelHarness) -> KernelHarness:
+    """The shared module kernel (tests/conftest.py) with this module's models and tools."""
+    kernel.execute(MODELS)
+    return kernel
 
 
 def send(client: CommClient, model: str, content: str = "go", **extra: Any) -> tuple[str, str]:
