@@ -16,6 +16,7 @@ from typing import Any
 from lab_helpers import LAB_LOAD_TIMEOUT, open_panel, send, wait_finished
 
 RELOADS = 3
+CHAT_SESSION_PATH = ".deltachat/chat"  # labextension/src/kernels.ts
 
 
 def jupyter_messages(payload: str | bytes) -> list[dict[str, Any]]:
@@ -40,15 +41,33 @@ def jupyter_messages(payload: str | bytes) -> list[dict[str, Any]]:
     ]
 
 
-def test_after_three_reloads_a_reply_reaches_the_page_exactly_once(page: Any) -> None:
-    frames: list[str | bytes] = []
+def shut_down_chat_kernel(page: Any, server: Any) -> None:
+    """End the panel's chat kernel, so this test's pages are the only ones that ever had a
+    comm in the next one: the pages of earlier tests were closed without a ``pagehide``, and
+    their comms stay open (and get every event) until their heartbeat lapses."""
+    headers = {"Authorization": f"token {server.token}"}
+    sessions = page.request.get(f"{server.url}api/sessions", headers=headers).json()
+    for session in sessions:
+        if session["path"] == CHAT_SESSION_PATH:
+            response = page.request.delete(
+                f"{server.url}api/sessions/{session['id']}", headers=headers
+            )
+            assert response.status == 204, response.text()
 
-    def keep(payload: str | bytes) -> None:
-        frames.append(payload)
+
+def test_after_three_reloads_a_reply_reaches_the_page_exactly_once(
+    page: Any, lab_server: Any
+) -> None:
+    shut_down_chat_kernel(page, lab_server)
+    page.reload(timeout=LAB_LOAD_TIMEOUT)  # the page starts a fresh chat kernel
+    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_LOAD_TIMEOUT)
+    open_panel(page)
+
+    frames: list[tuple[str, str | bytes]] = []
 
     def watch(socket: Any) -> None:
         if "/api/kernels/" in socket.url:  # not the server's event or terminal sockets
-            socket.on("framereceived", keep)
+            socket.on("framereceived", lambda payload: frames.append((socket.url, payload)))
 
     page.on("websocket", watch)
     for _ in range(RELOADS):
@@ -60,15 +79,21 @@ def test_after_three_reloads_a_reply_reaches_the_page_exactly_once(page: Any) ->
     send(page, "hello after reloads")
     wait_finished(page)
 
-    events = [
-        message["content"]["data"]
-        for payload in list(frames)
+    received = [
+        (url, message["content"])
+        for url, payload in list(frames)
         for message in jupyter_messages(payload)
         if message["header"].get("msg_type") == "comm_msg"
     ]
+    events = [content["data"] for _, content in received]
     deltas = Counter((e["message_id"], e["seq"]) for e in events if e.get("type") == "delta")
     dones = [e for e in events if e.get("type") == "done"]
-    assert len(dones) == 1, f"the done arrived {len(dones)} times"
+    routes = [
+        (url.split("?")[0], content["comm_id"])
+        for url, content in received
+        if content["data"].get("type") == "done"
+    ]
+    assert len(dones) == 1, f"the done arrived {len(dones)} times, (socket, comm): {routes}"
     message_id, last_seq = dones[0]["message_id"], dones[0]["seq"]
     assert last_seq > 1
     assert deltas == Counter((message_id, seq) for seq in range(1, last_seq + 1))
