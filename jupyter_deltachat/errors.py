@@ -15,6 +15,13 @@ class DeltaChatError(Exception):
     code: ClassVar[str] = "internal"
     retryable_default: ClassVar[bool] = False
 
+    def __init_subclass__(cls, *, code: str, retryable: bool = False, **kwargs: Any) -> None:
+        """``class BusyError(DeltaChatError, code="busy", retryable=True)``: the error's
+        ``error.code`` and whether a retry may help, unless the raiser says otherwise."""
+        super().__init_subclass__(**kwargs)
+        cls.code = code
+        cls.retryable_default = retryable
+
     def __init__(
         self,
         message: str,
@@ -48,68 +55,52 @@ class DeltaChatError(Exception):
         return data
 
 
-class BadRequestError(DeltaChatError):
-    code = "bad_request"
+class BadRequestError(DeltaChatError, code="bad_request"):
+    """A malformed request: which field is wrong and why."""
 
 
-class UnknownChatError(DeltaChatError):
+class UnknownChatError(DeltaChatError, code="unknown_chat"):
     """A history request names a chat that neither this kernel nor the store holds."""
 
-    code = "unknown_chat"
+
+class UnknownModelError(DeltaChatError, code="unknown_model"):
+    """No model of that name is registered or configured."""
 
 
-class UnknownModelError(DeltaChatError):
-    code = "unknown_model"
+class BusyError(DeltaChatError, code="busy", retryable=True):
+    """The chat is already streaming a reply."""
 
 
-class BusyError(DeltaChatError):
-    code = "busy"
-    retryable_default = True
+class ProtocolVersionError(DeltaChatError, code="protocol_version"):
+    """The frontend speaks a protocol major version this kernel does not."""
 
 
-class ProtocolVersionError(DeltaChatError):
-    code = "protocol_version"
-
-
-class AuthError(DeltaChatError):
+class AuthError(DeltaChatError, code="auth"):
     """401/403 from a provider, or no credentials at all."""
 
-    code = "auth"
+
+class RateLimitError(DeltaChatError, code="rate_limit", retryable=True):
+    """429, or the provider's own rate-limit error."""
 
 
-class RateLimitError(DeltaChatError):
-    code = "rate_limit"
-    retryable_default = True
-
-
-class ProviderError(DeltaChatError):
+class ProviderError(DeltaChatError, code="provider"):
     """Any other HTTP error, or an error event inside the stream."""
 
-    code = "provider"
+
+class ConnectionFailedError(DeltaChatError, code="connection", retryable=True):
+    """The provider could not be reached (the message names the host and port tried)."""
 
 
-class ConnectionFailedError(DeltaChatError):
-    code = "connection"
-    retryable_default = True
-
-
-class TruncatedError(DeltaChatError):
+class TruncatedError(DeltaChatError, code="truncated", retryable=True):
     """The provider's stream ended without its final event."""
 
-    code = "truncated"
-    retryable_default = True
 
-
-class ModelError(DeltaChatError):
+class ModelError(DeltaChatError, code="model_error"):
     """A custom model raised, or yielded something that is not a str."""
 
-    code = "model_error"
 
-
-class MissingDependencyError(DeltaChatError):
+class MissingDependencyError(DeltaChatError, code="unknown_model"):
     """A provider SDK is not installed; the message names the extra to install."""
-
-    code = "unknown_model"
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(

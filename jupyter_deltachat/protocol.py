@@ -14,10 +14,16 @@ import binascii
 import dataclasses
 import json
 import math
+import sys
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from .errors import BadRequestError, DeltaChatError
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import dataclass_transform
 from .types import (
     Attachment,
     ChatConfig,
@@ -57,10 +63,16 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
+@dataclass_transform(frozen_default=True, kw_only_default=True)
 class Wire:
-    """A protocol object: its JSON is its fields, unset optional ones left out."""
+    """A protocol object: a frozen dataclass whose JSON is its fields, unset optional ones
+    left out. Subclassing makes the dataclass, so each class below is just its fields."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()  # required fields that may be null
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True, kw_only=True)(cls)
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {}
@@ -72,10 +84,23 @@ class Wire:
         return wire
 
 
+class WireMessage(Wire):
+    """A request or an event: ``class Ping(WireMessage, type="ping")`` names its wire
+    ``type``, which leads its JSON."""
+
+    type: ClassVar[str]
+
+    def __init_subclass__(cls, *, type: str, **kwargs: Any) -> None:
+        cls.type = type
+        super().__init_subclass__(**kwargs)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, **super().to_wire()}
+
+
 # -- shapes that only the protocol uses ---------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class ChatInfo(Wire):
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"path"})
 
@@ -88,7 +113,6 @@ class ChatInfo(Wire):
     persisted: bool
 
 
-@dataclass(frozen=True, kw_only=True)
 class ErrorInfo(Wire):
     """The ``error`` object of an ``error`` event (``DeltaChatError.to_json`` fills it)."""
 
@@ -104,7 +128,6 @@ class ErrorInfo(Wire):
         return cls(**error.to_json())
 
 
-@dataclass(frozen=True, kw_only=True)
 class StreamingMark(Wire):
     """``snapshot.streaming``: the message still streaming and the last frame it holds."""
 
@@ -116,7 +139,6 @@ ContextKind = Literal["variable", "error", "cell", "notebook", "text"]
 CONTEXT_KINDS: tuple[str, ...] = ("variable", "error", "cell", "notebook", "text")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ContextRef(Wire):
     """One ``send.context`` entry: what to render into a ``ContextItem`` (docs/context.md).
 
@@ -137,7 +159,6 @@ class ContextRef(Wire):
     text: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class VariableInfo(Wire):
     """One variable of ``variables``: ``summary`` is one line of at most 80 code points."""
 
@@ -149,9 +170,9 @@ class VariableInfo(Wire):
 # -- frontend to kernel -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Hello(Wire):
-    type: Literal["hello"] = "hello"
+class Hello(WireMessage, type="hello"):
+    """Opens a comm: the protocol it speaks and who it is; answered by ``ready``."""
+
     protocol: int
     client: str | None = None
     path: str | None = None
@@ -159,14 +180,13 @@ class Hello(Wire):
     heartbeat: float | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ping(Wire):
-    type: Literal["ping"] = "ping"
+class Ping(WireMessage, type="ping"):
+    """Keeps a comm that declared a heartbeat alive; never answered."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Send(Wire):
-    type: Literal["send"] = "send"
+class Send(WireMessage, type="send"):
+    """A user message for a chat; the kernel answers with ``message`` and a streamed reply."""
+
     request_id: str
     chat_id: str
     content: str
@@ -177,16 +197,16 @@ class Send(Wire):
     tools: ToolChoice | None = None  # left out: "none"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Stop(Wire):
-    type: Literal["stop"] = "stop"
+class Stop(WireMessage, type="stop"):
+    """Ends the chat's streaming reply (its ``done`` says ``cancelled``)."""
+
     chat_id: str
     message_id: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Regenerate(Wire):
-    type: Literal["regenerate"] = "regenerate"
+class Regenerate(WireMessage, type="regenerate"):
+    """Replaces the chat's last reply with a new one."""
+
     request_id: str
     chat_id: str
     model: str | None = None
@@ -194,77 +214,74 @@ class Regenerate(Wire):
     tools: ToolChoice | None = None  # left out: "none"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Sync(Wire):
-    type: Literal["sync"] = "sync"
+class Sync(WireMessage, type="sync"):
+    """Asks for a chat's ``snapshot`` (after a reconnect, or to switch chats)."""
+
     chat_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Clear(Wire):
-    type: Literal["clear"] = "clear"
+class Clear(WireMessage, type="clear"):
+    """Empties a chat; every comm gets the empty ``snapshot``."""
+
     chat_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class ListModels(Wire):
-    type: Literal["list_models"] = "list_models"
+class ListModels(WireMessage, type="list_models"):
+    """Asks for ``models`` again (the kernel also sends it unasked on a change)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ListVariables(Wire):
-    type: Literal["list_variables"] = "list_variables"
+class ListVariables(WireMessage, type="list_variables"):
+    """Asks for the kernel's ``variables`` (the ``@`` completer)."""
+
+
+class ListTools(WireMessage, type="list_tools"):
+    """Asks for ``tools`` again (the kernel also sends it unasked on a change)."""
 
 
 ChatScope = Literal["notebook", "all"]
 ExportFormat = Literal["markdown", "ipynb"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class ListChats(Wire):
-    type: Literal["list_chats"] = "list_chats"
+class ListChats(WireMessage, type="list_chats"):
+    """Asks for ``chats``: this notebook's, or all the store holds."""
+
     scope: ChatScope
 
 
-@dataclass(frozen=True, kw_only=True)
-class OpenChat(Wire):
-    type: Literal["open_chat"] = "open_chat"
+class OpenChat(WireMessage, type="open_chat"):
+    """Loads a stored chat, maybe of another notebook, into this kernel."""
+
     chat_id: str
     path: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class RenameChat(Wire):
-    type: Literal["rename_chat"] = "rename_chat"
+class RenameChat(WireMessage, type="rename_chat"):
+    """Sets a chat's title; every comm gets a fresh ``chats``."""
+
     chat_id: str
     title: str
     path: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class DeleteChat(Wire):
-    type: Literal["delete_chat"] = "delete_chat"
+class DeleteChat(WireMessage, type="delete_chat"):
+    """Removes a chat from the kernel and the store."""
+
     chat_id: str
     path: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Export(Wire):
-    type: Literal["export"] = "export"
+class Export(WireMessage, type="export"):
+    """Asks for a chat as a Markdown file or a notebook (``exported``)."""
+
     request_id: str
     chat_id: str
     format: ExportFormat
     path: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class ListTools(Wire):
-    type: Literal["list_tools"] = "list_tools"
+class Approve(WireMessage, type="approve"):
+    """The user's decision on a tool call awaiting approval."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class Approve(Wire):
-    type: Literal["approve"] = "approve"
     chat_id: str
     call_id: str
     decision: Decision
@@ -288,35 +305,15 @@ Request = (
     | ListTools
     | Approve
 )
-REQUESTS: dict[str, type[Request]] = {
-    cls.type: cls  # type: ignore[misc]
-    for cls in (
-        Hello,
-        Ping,
-        Send,
-        Stop,
-        Regenerate,
-        Sync,
-        Clear,
-        ListModels,
-        ListVariables,
-        ListChats,
-        OpenChat,
-        RenameChat,
-        DeleteChat,
-        Export,
-        ListTools,
-        Approve,
-    )
-}
+REQUESTS: dict[str, type[Request]] = {cls.type: cls for cls in get_args(Request)}
 
 
 # -- kernel to frontend -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ready(Wire):
-    type: Literal["ready"] = "ready"
+class Ready(WireMessage, type="ready"):
+    """The answer to ``hello``: what the kernel offers and holds."""
+
     protocol: int
     version: str
     models: list[ModelInfo]
@@ -326,25 +323,25 @@ class Ready(Wire):
     tools: list[ToolInfo]
 
 
-@dataclass(frozen=True, kw_only=True)
-class MessageAdded(Wire):
-    type: Literal["message"] = "message"
+class MessageAdded(WireMessage, type="message"):
+    """A finished message added to a chat (the user's, or a restored one)."""
+
     chat_id: str
     message: Message
 
 
-@dataclass(frozen=True, kw_only=True)
-class Start(Wire):
-    type: Literal["start"] = "start"
+class Start(WireMessage, type="start"):
+    """A reply begins: its id and model; ``delta`` frames follow."""
+
     chat_id: str
     request_id: str | None = None
     message_id: str
     model: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Delta(Wire):
-    type: Literal["delta"] = "delta"
+class Delta(WireMessage, type="delta"):
+    """The text a reply produced since the previous frame, once."""
+
     chat_id: str
     message_id: str
     seq: int
@@ -352,9 +349,9 @@ class Delta(Wire):
     channel: Channel | None = None  # left out for the default, "content"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Done(Wire):
-    type: Literal["done"] = "done"
+class Done(WireMessage, type="done"):
+    """A reply ended: how, how long, what it cost."""
+
     chat_id: str
     message_id: str
     seq: int
@@ -363,49 +360,49 @@ class Done(Wire):
     usage: Usage | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Error(Wire):
-    type: Literal["error"] = "error"
+class Error(WireMessage, type="error"):
+    """A request or a reply failed; ``error`` says why."""
+
     request_id: str | None = None
     chat_id: str | None = None
     message_id: str | None = None
     error: ErrorInfo
 
 
-@dataclass(frozen=True, kw_only=True)
-class Snapshot(Wire):
+class Snapshot(WireMessage, type="snapshot"):
+    """A whole chat, and which message is still streaming."""
+
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"streaming"})
 
-    type: Literal["snapshot"] = "snapshot"
     chat_id: str
     messages: list[Message]
     streaming: StreamingMark | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Models(Wire):
-    type: Literal["models"] = "models"
+class Models(WireMessage, type="models"):
+    """The models this kernel can use, and the default."""
+
     models: list[ModelInfo]
     default_model: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Variables(Wire):
-    type: Literal["variables"] = "variables"
+class Variables(WireMessage, type="variables"):
+    """The kernel's variables, one line each."""
+
     variables: list[VariableInfo]
     truncated: bool
 
 
-@dataclass(frozen=True, kw_only=True)
-class Chats(Wire):
-    type: Literal["chats"] = "chats"
+class Chats(WireMessage, type="chats"):
+    """The chats of this notebook or of all notebooks."""
+
     chats: list[ChatInfo]
     scope: ChatScope
 
 
-@dataclass(frozen=True, kw_only=True)
-class Exported(Wire):
-    type: Literal["exported"] = "exported"
+class Exported(WireMessage, type="exported"):
+    """A chat as a file's name and content."""
+
     request_id: str
     chat_id: str
     format: ExportFormat
@@ -413,17 +410,15 @@ class Exported(Wire):
     content: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Tools(Wire):
-    type: Literal["tools"] = "tools"
+class Tools(WireMessage, type="tools"):
+    """The tools this kernel offers."""
+
     tools: list[ToolInfo]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Tool(Wire):
+class Tool(WireMessage, type="tool"):
     """One change of one tool call: frontends upsert ``call`` by its id."""
 
-    type: Literal["tool"] = "tool"
     chat_id: str
     message_id: str
     call: ToolCall
@@ -444,24 +439,7 @@ Event = (
     | Tools
     | Tool
 )
-EVENTS: dict[str, type[Event]] = {
-    cls.type: cls  # type: ignore[misc]
-    for cls in (
-        Ready,
-        MessageAdded,
-        Start,
-        Delta,
-        Done,
-        Error,
-        Snapshot,
-        Models,
-        Variables,
-        Chats,
-        Exported,
-        Tools,
-        Tool,
-    )
-}
+EVENTS: dict[str, type[Event]] = {cls.type: cls for cls in get_args(Event)}
 
 
 def error_answer(data: Any, error: DeltaChatError) -> Error:

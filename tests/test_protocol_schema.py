@@ -106,7 +106,9 @@ def python_kind(annotation: Any) -> str:
 def python_fields(cls: type) -> dict[str, Field]:
     hints = typing.get_type_hints(cls)
     nullable = getattr(cls, "NULLABLE", frozenset())
-    fields = {}
+    fields: dict[str, Field] = {}
+    if issubclass(cls, protocol.WireMessage):
+        fields["type"] = (False, f"={cls.type}")
     for item in dataclasses.fields(cls):
         annotation = hints[item.name]
         admits_none = type(None) in typing.get_args(annotation)
