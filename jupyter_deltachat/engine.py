@@ -21,6 +21,7 @@ import heapq
 import inspect
 import itertools
 import logging
+import re
 import sys
 import threading
 import time
@@ -43,6 +44,7 @@ from .types import (
     ModelConfig,
     Reasoning,
     ToolCall,
+    ToolMessage,
     Usage,
     new_id,
 )
@@ -50,6 +52,8 @@ from .types import (
 if TYPE_CHECKING:
     from .tools import Tool
 
+_CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+"""A provider call id the engine keeps as the call's id (anything else gets its own id)."""
 DEFAULT_MAX_STEPS = 10  # model calls per reply when tools are on
 STOP_INTERRUPT_AFTER = 0.2  # a model still running then gets a KeyboardInterrupt
 STOP_ABANDON_AFTER = 0.6  # one still running then (blocked in C) is abandoned: done at once
@@ -241,6 +245,7 @@ class Reply:
         self.allowed_tools = allowed_tools if allowed_tools is not None else set()
         self.tool_calls: list[ToolCall] = []
         self._step_calls: list[ToolCall] = []
+        self._argument_errors: dict[str, str] = {}  # call id -> why its arguments were unreadable
         self._awaiting: dict[str, tuple[threading.Event, list[str]]] = {}
 
     # -- control, from any thread ------------------------------------------------------
@@ -365,14 +370,16 @@ class Reply:
                 self._model_finish = "max_steps"
                 break
             text = self._content_since(step_start)
-            messages.append(
-                Message(role="assistant", content=text, tool_calls=[_copy(c) for c in calls])
-            )
+            step = Message(role="assistant", content=text, model=self.message.model)
+            messages.append(step)
             for call in calls:
                 self._run_call(call)
                 if self._stop.is_set():
                     return
-                messages.append(Message(role="tool", content=call.result or ""))
+                messages.append(
+                    ToolMessage(content=call.result or "", tool_call_id=call.id, name=call.name)
+                )
+            step.tool_calls = [dataclasses.replace(_copy(c), at=c.at - step_start) for c in calls]
         if totals is not None:
             self.usage = Usage(input_tokens=totals[0], output_tokens=totals[1])
 
@@ -395,22 +402,35 @@ class Reply:
             return "".join(self._sent["content"])[start:]
 
     def _call_tool(self, item: CallTool) -> None:
-        """Note a call the model made; it runs when the model's step has ended."""
+        """Note a call the model made; it runs when the model's step has ended.
+
+        A provider's own call id becomes the call's id (so its result goes back under it)
+        unless it is unusable or already taken in this reply.
+        """
         if not isinstance(item.name, str) or not isinstance(item.arguments, dict):
             raise ModelError("CallTool needs a tool name (str) and arguments (dict)")
+        taken = {c.id for c in self.tool_calls} | {c.id for c in self._step_calls}
+        usable = isinstance(item.id, str) and _CALL_ID.fullmatch(item.id) and item.id not in taken
         call = ToolCall(
-            id=new_id("call"),
+            id=item.id if usable else new_id("call"),  # type: ignore[arg-type]
             name=item.name,
             arguments=dict(item.arguments),
             status="running",
             at=self._content_length(),
+            provider=item.provider if isinstance(item.provider, str) else None,
         )
+        if item.arguments_error:
+            self._argument_errors[call.id] = str(item.arguments_error)
         self._step_calls.append(call)
 
     def _run_call(self, call: ToolCall) -> None:
         """Approve (or not), run and record one call; every change is a ``ToolUpdate``."""
         from .tools.run import as_result, bounded, check_arguments
 
+        unreadable = self._argument_errors.pop(call.id, None)
+        if unreadable is not None:
+            self._update(call, status="error", result=bounded(unreadable)[0])
+            return
         tool = self.tools.get(call.name)
         if tool is None:
             enabled = ", ".join(self.tools) or "none (tools are off)"

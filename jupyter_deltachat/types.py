@@ -90,6 +90,9 @@ class ToolCall:
 
     ``at`` is the code-point length of the message's content when the model made the call,
     so views draw the call in place; ``outputs`` are attachments the tool made (figures).
+    ``provider`` names the built-in provider whose model made the call (its ``id`` is then
+    the provider's own call id): later turns to that provider resend the call natively,
+    other models get it as text.
     """
 
     id: str
@@ -100,6 +103,7 @@ class ToolCall:
     result: str | None = None
     truncated: bool | None = None
     outputs: list[Attachment] = field(default_factory=list)
+    provider: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = _drop_none(
@@ -111,6 +115,7 @@ class ToolCall:
                 "at": self.at,
                 "result": self.result,
                 "truncated": self.truncated,
+                "provider": self.provider,
             }
         )
         if self.outputs:
@@ -128,6 +133,7 @@ class ToolCall:
             result=data.get("result"),
             truncated=data.get("truncated"),
             outputs=[Attachment.from_json(a) for a in data.get("outputs", [])],
+            provider=data.get("provider"),
         )
 
 
@@ -183,6 +189,18 @@ class Message:
             context=[ContextItem.from_json(c) for c in data.get("context", [])],
             tool_calls=[ToolCall.from_json(c) for c in data.get("tool_calls", [])],
         )
+
+
+@dataclass
+class ToolMessage(Message):
+    """The result of one tool call, as models receive it after the assistant message that
+    made the call: ``role`` ``"tool"``, ``content`` the result text, ``tool_call_id`` and
+    ``name`` the call it answers. Only in what models receive, never on the wire."""
+
+    role: Role = "tool"
+    content: str = ""
+    tool_call_id: str = ""
+    name: str = ""
 
 
 @dataclass
@@ -245,10 +263,19 @@ class ModelConfig(ChatConfig):
 
 @dataclass(frozen=True)
 class CallTool:
-    """A model yields this to call a tool; the engine runs it and calls the model again."""
+    """A model yields this to call a tool; the engine runs it and calls the model again.
+
+    Built-in providers also give ``id`` (the provider's call id, kept as the call's id so
+    the result goes back under it) and ``provider``; ``arguments_error`` says why the
+    model's arguments could not be read (bad JSON): the call is then not run, its status
+    is ``error`` and the model is told the reason.
+    """
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    provider: str | None = None
+    arguments_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ export interface IToolCall {
   result?: string;
   truncated?: boolean;
   outputs?: IAttachment[];
+  provider?: string;
 }
 
 // Frontend to kernel.

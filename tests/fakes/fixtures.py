@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from jupyter_deltachat.credentials import ENV_PATH, CredentialStore
-from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyEvent
+from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyDone, ReplyEvent, ToolUpdate
 from jupyter_deltachat.errors import DeltaChatError
-from jupyter_deltachat.types import ChatConfig, Message
+from jupyter_deltachat.tools import Tool
+from jupyter_deltachat.types import ChatConfig, Message, ToolCall
 
 from .cases import CASE_IDS, CASES, ProviderCase
 from .server import FakeServer, Plan
@@ -105,29 +106,47 @@ def drain(
 
 
 class EngineRun:
-    """A model driven by the real engine, with its frames and done to wait on."""
+    """A model driven by the real engine, with its frames, tool updates and done to wait on.
 
-    def __init__(self, model: Any, messages: list[Message] | None = None) -> None:
+    ``tools`` are the tools enabled for the reply (none: tools off).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        messages: list[Message] | None = None,
+        tools: list[Tool] | None = None,
+        config: ChatConfig | None = None,
+    ) -> None:
         self.frames: list[DeltaFrame] = []
+        self.updates: list[ToolCall] = []
         self.frame_arrived = threading.Condition()
         self.first_frame = threading.Event()
         self.done = threading.Event()
         self.reply = Reply(
-            model,
-            messages or ask(),
-            ChatConfig(),
-            self._on_event,
+            model, messages or ask(), config or ChatConfig(), self._on_event, tools=tools
         )
         self.reply.start()
 
     def _on_event(self, event: ReplyEvent) -> None:
-        if not isinstance(event, DeltaFrame):
+        if isinstance(event, ReplyDone):
             self.done.set()
             return
         with self.frame_arrived:
-            self.frames.append(event)
-            self.first_frame.set()
+            if isinstance(event, ToolUpdate):
+                self.updates.append(event.call)
+            else:
+                self.frames.append(event)
+                self.first_frame.set()
             self.frame_arrived.notify_all()
+
+    def wait_for_call(self, status: str) -> ToolCall:
+        """The first call update with ``status`` (waiting for it)."""
+        with self.frame_arrived:
+            assert self.frame_arrived.wait_for(
+                lambda: any(c.status == status for c in self.updates), WAIT
+            ), self.updates
+            return next(c for c in self.updates if c.status == status)
 
     def text(self) -> str:
         return "".join(frame.text for frame in self.frames if frame.channel == "content")

@@ -24,12 +24,30 @@ Ollama, FastAPI-based servers (a string, or a 422's list of problems), and other
 
 
 @dataclass
+class ScriptCall:
+    """A tool call the fake model makes, its arguments as the JSON text it streams (in
+    ``pieces`` deltas on wires that stream them; a wire that sends whole calls ignores it)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str = "call_fake_1"
+    pieces: int = 3
+
+    def argument_pieces(self) -> list[str]:
+        """The arguments cut into ``pieces`` parts (the last takes the rest)."""
+        size = max(1, -(-len(self.arguments) // self.pieces))
+        return [self.arguments[i : i + size] for i in range(0, len(self.arguments), size)] or [""]
+
+
+@dataclass
 class Script:
     """A reply: reasoning deltas, then content deltas, then usage and the final event.
 
     ``error_after=n`` replaces everything after the n-th content delta with the provider's
     mid-stream error event (on chat-completions wires shaped as ``ERROR_BODIES[error_shape]``);
-    ``final=False`` leaves out the final event (a truncated stream).
+    ``final=False`` leaves out the final event (a truncated stream). ``tool_calls`` come
+    after the content (parallel calls in order); with any, a ``"stop"`` finish is sent as
+    the wire's own tool-call finish (``tool_calls``, ``tool_use``...).
     """
 
     content: list[str] = field(default_factory=lambda: ["Hel", "lo", ", wor", "ld!"])
@@ -41,6 +59,7 @@ class Script:
     error_message: str = "the model is overloaded"
     error_shape: str = "error.message"
     final: bool = True
+    tool_calls: list[ScriptCall] = field(default_factory=list)
 
 
 class Wire(Protocol):
