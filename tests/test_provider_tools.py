@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from fakes.cases import CASES, ProviderCase
+from fakes.fixtures import *  # noqa: F403 - the fixtures
 from fakes.fixtures import EngineRun
+from fakes.native import NATIVE, Native, Returned, Sent
+from fakes.script import Script, ScriptCall
+from fakes.server import FakeServer, RecordedRequest
 
+from jupyter_deltachat.credentials import CredentialStore
 from jupyter_deltachat.models.tool_history import (
     AssistantTurn,
     ResultsTurn,
@@ -166,3 +173,134 @@ def test_unreadable_arguments_are_an_error_the_model_is_told_and_nothing_runs() 
     [bad] = reply.tool_calls
     assert (bad.status, bad.result, ran) == ("error", "not run: bad JSON", [])
     assert seen[1][-1].content == "not run: bad JSON"
+
+
+# -- every provider through its real SDK against its fake server -----------------------
+
+TOOL_CASES = [case for case in CASES if case.id in NATIVE]
+ASK_DOUBLE = make_tool(double, approval="ask")
+
+
+@pytest.fixture(params=TOOL_CASES, ids=[case.id for case in TOOL_CASES])
+def tool_case(request: pytest.FixtureRequest) -> ProviderCase:
+    return request.param
+
+
+@pytest.fixture
+def tool_model(tool_case: ProviderCase, fake: FakeServer, store: CredentialStore) -> Any:
+    store.set(tool_case.store_id, tool_case.stored(fake.url))
+    return tool_case.model(fake.url)
+
+
+def history(request: RecordedRequest, native: Native) -> list[dict[str, Any]]:
+    return request.json[native.history_key]
+
+
+def test_a_streamed_call_runs_after_approval_and_goes_back_natively(
+    tool_case: ProviderCase, tool_model: Any, fake: FakeServer
+) -> None:
+    native = NATIVE[tool_case.id]
+    wire = tool_case.wire
+    called = ScriptCall("double", '{"n": 21}', id="call_A1")
+    fake.plan(
+        wire.stream(Script(content=["Let me ", "check. "], tool_calls=[called])),
+        wire.stream(Script(content=["It is ", "42."])),
+    )
+    run = EngineRun(tool_model, [Message("user", "Double 21")], tools=[ASK_DOUBLE])
+    asked = run.wait_for_call("awaiting_approval")
+    assert (asked.id, asked.name, asked.arguments) == ("call_A1", "double", {"n": 21})
+    run.reply.approve(asked.id, "allow")
+    reply = run.wait()
+    assert reply.outcome is not None and reply.outcome.error is None
+    assert reply.message.content == "Let me check. It is 42."
+    assert reply.tool_calls == [
+        ToolCall("call_A1", "double", {"n": 21}, "done", 14, "42", provider=tool_case.store_id)
+    ]
+    first, second = fake.requests
+    assert native.tool_definitions(first.json) == native.tools([ASK_DOUBLE.info])
+    assert native.tool_definitions(second.json) == native.tools([ASK_DOUBLE.info])
+    assert history(first, native) == native.user("Double 21")
+    assert history(second, native) == [
+        *native.user("Double 21"),
+        *native.step("Let me check. ", [Sent("call_A1", "double", '{"n": 21}')]),
+        *native.results([Returned("call_A1", "double", "42")]),
+    ]
+
+
+def test_parallel_calls_are_one_step_and_a_later_turn_resends_them(
+    tool_case: ProviderCase, tool_model: Any, fake: FakeServer
+) -> None:
+    native = NATIVE[tool_case.id]
+    wire = tool_case.wire
+    calls = [
+        ScriptCall("double", '{"n": 1}', id="call_P1"),
+        ScriptCall("double", '{"n": 2}', id="call_P2", pieces=1),
+    ]
+    fake.plan(
+        wire.stream(Script(content=[], tool_calls=calls)),
+        wire.stream(Script(content=["2 and 4."])),
+        wire.stream(Script(content=["You are welcome."])),
+    )
+    question = Message("user", "Double 1 and 2")
+    reply = EngineRun(tool_model, [question], tools=[DOUBLE]).wait()
+    assert [(c.id, c.arguments, c.at, c.result) for c in reply.tool_calls] == [
+        ("call_P1", {"n": 1}, 0, "2"),
+        ("call_P2", {"n": 2}, 0, "4"),
+    ]
+    sent = [Sent("call_P1", "double", '{"n": 1}'), Sent("call_P2", "double", '{"n": 2}')]
+    returned = [Returned("call_P1", "double", "2"), Returned("call_P2", "double", "4")]
+    assert history(fake.requests[1], native) == [
+        *native.user("Double 1 and 2"),
+        *native.step("", sent),
+        *native.results(returned),
+    ]
+    later = [question, reply.message, Message("user", "Thanks")]
+    EngineRun(tool_model, later, tools=[DOUBLE]).wait()
+    assert history(fake.requests[2], native) == [
+        *native.user("Double 1 and 2"),
+        *native.step("", sent),
+        *native.results(returned),
+        *native.assistant("2 and 4."),
+        *native.user("Thanks"),
+    ]
+
+
+def test_calls_of_another_provider_and_calls_with_tools_off_go_as_text(
+    tool_case: ProviderCase, tool_model: Any, fake: FakeServer
+) -> None:
+    native = NATIVE[tool_case.id]
+    other = "google" if tool_case.store_id != "google" else "openai"
+    foreign = ToolCall("call_F1", "double", {"n": 5}, "done", 6, "10", provider=other)
+    own = ToolCall("call_O1", "double", {"n": 5}, "done", 6, "10", provider=tool_case.store_id)
+    as_text = 'Sure. \n\n[tool call double {"n": 5}]\n[tool result]\n10\n\nIt is 10.'
+    fake.plan(tool_case.wire.stream(Script()), tool_case.wire.stream(Script()))
+    for made_by, tools in ((foreign, [DOUBLE]), (own, None)):
+        earlier = Message("assistant", "Sure. It is 10.", tool_calls=[made_by])
+        EngineRun(tool_model, [Message("user", "Double 5"), earlier], tools=tools).wait()
+    for request, tools in zip(fake.requests, ([DOUBLE], None), strict=True):
+        assert history(request, native) == [*native.user("Double 5"), *native.assistant(as_text)]
+        expected_tools = native.tools([DOUBLE.info]) if tools else None
+        assert native.tool_definitions(request.json) == expected_tools
+
+
+def test_arguments_that_are_not_json_are_an_error_the_model_is_told(
+    tool_case: ProviderCase, tool_model: Any, fake: FakeServer
+) -> None:
+    native = NATIVE[tool_case.id]
+    broken = ScriptCall("double", '{"n": 2', id="call_B1")
+    fake.plan(
+        tool_case.wire.stream(Script(content=[], tool_calls=[broken])),
+        tool_case.wire.stream(Script(content=["Sorry."])),
+    )
+    reply = EngineRun(tool_model, [Message("user", "Double 2")], tools=[DOUBLE]).wait()
+    reason = (
+        "not run: the arguments are not valid JSON (Expecting ',' delimiter: line 1 column 8 "
+        '(char 7)): {"n": 2'
+    )
+    [call] = reply.tool_calls
+    assert (call.id, call.status, call.arguments, call.result) == ("call_B1", "error", {}, reason)
+    assert reply.message.content == "Sorry."
+    assert history(fake.requests[1], native)[1:] == [
+        *native.step("", [Sent("call_B1", "double", "{}")]),
+        *native.results([Returned("call_B1", "double", reason, is_error=True)]),
+    ]

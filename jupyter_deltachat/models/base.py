@@ -33,10 +33,11 @@ from ..errors import (
 )
 from ..redact import redact, remember_secret
 from ..stop import on_stop, stop_requested
-from ..types import Attachment, ChatConfig, Finish, Message, Reasoning, Usage
+from ..types import Attachment, CallTool, ChatConfig, Finish, Message, Reasoning, Usage
 from .spec import ProviderSpec, Sdk
+from .tool_history import PendingCalls
 
-Delta = str | Reasoning
+Delta = str | Reasoning | CallTool
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml"})
 DEFAULT_MAX_RETRIES = 2
@@ -47,11 +48,13 @@ _CLIENT_CACHE_SIZE = 16
 
 
 class StreamState:
-    """What the chunks said so far beyond text: the final event, the finish, the usage."""
+    """What the chunks said so far beyond text: the final event, the finish, the usage, the
+    tool calls still streaming."""
 
-    __slots__ = ("complete", "events", "finish", "input_tokens", "output_tokens")
+    __slots__ = ("calls", "complete", "events", "finish", "input_tokens", "output_tokens")
 
     def __init__(self) -> None:
+        self.calls = PendingCalls()
         self.complete = False
         self.events = 0
         self.finish: str = "stop"
@@ -120,7 +123,8 @@ class ProviderModel:
     Subclasses name their entry of the provider table (``class M(ProviderModel,
     spec=PROVIDERS["x"])``, which sets ``provider``, ``label``, ``sdk``...) and implement
     ``make_client``, ``build_request``, ``open_stream`` and ``read_chunk``; ``read_chunk``
-    yields text deltas and records usage, finish and the final event on the ``StreamState``.
+    yields text deltas and completed tool calls (``CallTool``) and records usage, finish
+    and the final event on the ``StreamState``.
     """
 
     spec: ClassVar[ProviderSpec | None] = None

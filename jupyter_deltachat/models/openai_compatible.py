@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, StainlessSdkModel, StreamState, conversation, data_url
+from .base import Delta, StainlessSdkModel, StreamState, data_url
 from .spec import OPENAI_SDK, PROVIDERS
+from .tool_history import ResultsTurn, Turn, UserTurn, arguments_json, offered_tools, turns
 
 CHAT_CONFIG_NAMES = {
     "max_tokens": "max_tokens",
@@ -30,7 +31,9 @@ class OpenAISdkModel(StainlessSdkModel):
 
 class ChatCompletionsModel(OpenAISdkModel):
     """``chat.completions.create(stream=True)``; reasoning from ``reasoning_content``
-    (vLLM, DeepSeek) or ``reasoning`` (Ollama) deltas."""
+    (vLLM, DeepSeek) or ``reasoning`` (Ollama) deltas; tool calls as ``tool_calls`` deltas
+    (each call's id and name, then its arguments in pieces, by ``index``), results as
+    ``role: "tool"`` messages."""
 
     provider = "openai_compatible"
     credentials_id = None
@@ -44,11 +47,46 @@ class ChatCompletionsModel(OpenAISdkModel):
         system = self.system_text(messages)
         if system:
             chat.append({"role": "system", "content": system})
-        for message in conversation(messages):
-            chat.append({"role": message.role, "content": self.content(message)})
-        request = {"model": self.model, "messages": chat, "stream": True}
+        tools = offered_tools(config)
+        for turn in turns(messages, self.provider if tools else None):
+            chat += self.chat_messages(turn)
+        request: dict[str, Any] = {"model": self.model, "messages": chat, "stream": True}
+        if tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in tools
+            ]
         request |= self.stream_options()
         return request | self.options(config, self.config_names)
+
+    def chat_messages(self, turn: Turn) -> list[dict[str, Any]]:
+        """A turn as chat messages: calls on the assistant message, one ``tool`` message
+        per result."""
+        if isinstance(turn, UserTurn):
+            return [{"role": "user", "content": self.content(turn.message)}]
+        if isinstance(turn, ResultsTurn):
+            return [
+                {"role": "tool", "tool_call_id": outcome.call.id, "content": outcome.text}
+                for outcome in turn.outcomes
+            ]
+        message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
+        if turn.calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": arguments_json(call)},
+                }
+                for call in turn.calls
+            ]
+        return [message]
 
     def stream_options(self) -> dict[str, Any]:
         return {"stream_options": {"include_usage": True}}
@@ -75,7 +113,18 @@ class ChatCompletionsModel(OpenAISdkModel):
                 yield Reasoning(reasoning)
             if delta.content:
                 yield delta.content
+            for piece in delta.tool_calls or ():
+                if piece.index not in state.calls:  # a new call: the ones before are whole
+                    yield from state.calls.complete(self.provider)
+                function = piece.function
+                state.calls.add(
+                    piece.index,
+                    piece.id,
+                    function.name if function is not None else None,
+                    function.arguments if function is not None else None,
+                )
             if choice.finish_reason:
+                yield from state.calls.complete(self.provider)
                 state.complete = True
                 state.finish = "length" if choice.finish_reason == "length" else "stop"
 

@@ -14,7 +14,7 @@ folded into the assistant's text instead.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
@@ -152,6 +152,50 @@ def read_call(provider: str, call_id: str | None, name: str, arguments: str | No
     """A call whose arguments streamed as JSON text; unreadable ones give the reason."""
     parsed, problem = parse_arguments(arguments)
     return CallTool(name, parsed, id=call_id or None, provider=provider, arguments_error=problem)
+
+
+@dataclass
+class PendingCall:
+    """A call whose parts are still streaming."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class PendingCalls:
+    """Tool calls streaming in pieces, by the index the API gives each (OpenAI's
+    ``tool_calls[].index``, Anthropic's and Bedrock's content block index)."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[int, PendingCall] = {}
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._calls
+
+    def add(
+        self,
+        index: int,
+        call_id: str | None = None,
+        name: str | None = None,
+        arguments: str | None = None,
+    ) -> None:
+        """One piece: the id once, the name and the arguments text as they come."""
+        call = self._calls.setdefault(index, PendingCall())
+        if call_id and not call.id:
+            call.id = call_id
+        if name:
+            call.name += name
+        if arguments:
+            call.arguments.append(arguments)
+
+    def complete(self, provider: str) -> list[CallTool]:
+        """Every call streamed so far, whole, in index order; none is pending after."""
+        calls = [self._calls[index] for index in sorted(self._calls)]
+        self._calls.clear()
+        return [read_call(provider, c.id, c.name, "".join(c.arguments)) for c in calls]
 
 
 def parse_arguments(text: str | None) -> tuple[dict[str, Any], str | None]:

@@ -47,8 +47,26 @@ class OpenAIChatWire:
             "total_tokens": total,
         }
 
+    def finish_reason(self, script: Script) -> str:
+        if script.finish == "length":
+            return "length"
+        return "tool_calls" if script.tool_calls else "stop"
+
+    def call_chunks(self, script: Script) -> list[bytes]:
+        """Each call as OpenAI streams it: its id, type and name with empty arguments
+        first, then the arguments in pieces, every delta naming the call's ``index``."""
+        chunks = []
+        for index, call in enumerate(script.tool_calls):
+            head = {"name": call.name, "arguments": ""}
+            first = {"index": index, "id": call.id, "type": "function", "function": head}
+            chunks.append(self._chunk({"tool_calls": [first]}))
+            for piece in call.argument_pieces():
+                delta = {"index": index, "function": {"arguments": piece}}
+                chunks.append(self._chunk({"tool_calls": [delta]}))
+        return chunks
+
     def final_chunks(self, script: Script) -> list[bytes]:
-        finish = "length" if script.finish == "length" else "stop"
+        finish = self.finish_reason(script)
         usage_chunk = {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
@@ -72,6 +90,7 @@ class OpenAIChatWire:
             chunks.append(self._chunk({"content": text}))
         if script.error_after == len(script.content):
             return Plan(chunks + [self.error_event(script)])
+        chunks += self.call_chunks(script)
         return Plan(chunks + (self.final_chunks(script) if script.final else []))
 
     def http_error(self, status: int, message: str, shape: str = "error.message") -> Plan:
@@ -84,8 +103,23 @@ class GroqWire(OpenAIChatWire):
 
     reasoning_field = "reasoning"
 
+    def call_chunks(self, script: Script) -> list[bytes]:
+        """Groq sends all of a step's calls whole, in one delta."""
+        if not script.tool_calls:
+            return []
+        calls = [
+            {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for index, call in enumerate(script.tool_calls)
+        ]
+        return [self._chunk({"tool_calls": calls})]
+
     def final_chunks(self, script: Script) -> list[bytes]:
-        finish = "length" if script.finish == "length" else "stop"
+        finish = self.finish_reason(script)
         x_groq = {"id": "req_fake", "usage": self._usage(script)}
         return [self._chunk({}, finish, x_groq=x_groq), sse("[DONE]")]
 
@@ -154,6 +188,7 @@ class OpenAIResponsesWire:
                         logprobs=[],
                     )
                 )
+        chunks += self.call_events(script)
         if script.final:
             kind, status = (
                 ("response.incomplete", "incomplete")
@@ -162,6 +197,26 @@ class OpenAIResponsesWire:
             )
             chunks.append(self._event(kind, response=self._response(status, script)))
         return Plan(chunks)
+
+    def call_events(self, script: Script) -> list[bytes]:
+        """Each call as its own ``function_call`` output item: added with empty arguments,
+        the arguments in delta events, their done event, the item done (whole)."""
+        chunks = []
+        for count, call in enumerate(script.tool_calls):
+            index, item_id = 2 + count, f"fc_{count + 1}"
+            item = {"id": item_id, "type": "function_call", "call_id": call.id, "name": call.name}
+            added = item | {"arguments": "", "status": "in_progress"}
+            chunks.append(self._event("response.output_item.added", output_index=index, item=added))
+            where = {"item_id": item_id, "output_index": index}
+            for piece in call.argument_pieces():
+                chunks.append(
+                    self._event("response.function_call_arguments.delta", delta=piece, **where)
+                )
+            done = "response.function_call_arguments.done"
+            chunks.append(self._event(done, arguments=call.arguments, **where))
+            whole = item | {"arguments": call.arguments, "status": "completed"}
+            chunks.append(self._event("response.output_item.done", output_index=index, item=whole))
+        return chunks
 
     def http_error(self, status: int, message: str) -> Plan:
         return OpenAIChatWire().http_error(status, message)
