@@ -10,7 +10,7 @@ of another provider sent as text, bad arguments, tools off.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from fakes.cases import CASES, ProviderCase
@@ -19,6 +19,7 @@ from fakes.fixtures import EngineRun
 from fakes.native import NATIVE, Native, Returned, Sent
 from fakes.script import Script, ScriptCall
 from fakes.server import FakeServer, RecordedRequest
+from fakes.sse_wires import OpenAIChatWire
 
 from jupyter_deltachat.credentials import CredentialStore
 from jupyter_deltachat.models.tool_history import (
@@ -303,4 +304,23 @@ def test_arguments_that_are_not_json_are_an_error_the_model_is_told(
     assert history(fake.requests[1], native)[1:] == [
         *native.step("", [Sent("call_B1", "double", "{}")]),
         *native.results([Returned("call_B1", "double", reason, is_error=True)]),
+    ]
+
+
+@pytest.mark.parametrize("call_index", ["zero", "absent"])
+def test_calls_of_servers_that_number_them_0_or_not_at_all_stay_apart(
+    call_index: Literal["zero", "absent"], fake: FakeServer, store: CredentialStore
+) -> None:
+    [case] = [c for c in CASES if c.id == "ollama"]
+    store.set(case.store_id, case.stored(fake.url))
+    wire = OpenAIChatWire(call_index)
+    calls = [
+        ScriptCall("double", '{"n": 1}', id="call_Z1"),
+        ScriptCall("double", '{"n": 2}', id="call_Z2"),
+    ]
+    fake.plan(wire.stream(Script(content=[], tool_calls=calls)), wire.stream(Script()))
+    reply = EngineRun(case.model(fake.url), tools=[DOUBLE]).wait()
+    assert [(c.id, c.arguments, c.result) for c in reply.tool_calls] == [
+        ("call_Z1", {"n": 1}, "2"),
+        ("call_Z2", {"n": 2}, "4"),
     ]

@@ -113,12 +113,14 @@ class ChatCompletionsModel(OpenAISdkModel):
                 yield Reasoning(reasoning)
             if delta.content:
                 yield delta.content
-            for piece in delta.tool_calls or ():
-                if piece.index not in state.calls:  # a new call: the ones before are whole
+            for position, piece in enumerate(delta.tool_calls or ()):
+                index = getattr(piece, "index", None)  # some servers leave it out
+                index = index if isinstance(index, int) else position
+                if state.calls.starts_new(index, piece.id):  # the calls before are whole
                     yield from state.calls.complete(self.provider)
                 function = piece.function
                 state.calls.add(
-                    piece.index,
+                    index,
                     piece.id,
                     function.name if function is not None else None,
                     function.arguments if function is not None else None,

@@ -172,8 +172,11 @@ class PendingCalls:
     def __init__(self) -> None:
         self._calls: dict[int, PendingCall] = {}
 
-    def __contains__(self, index: int) -> bool:
-        return index in self._calls
+    def starts_new(self, index: int, call_id: str | None) -> bool:
+        """Whether a piece begins a call: an index not seen yet, or a different id at a
+        seen one (servers that number every call 0)."""
+        call = self._calls.get(index)
+        return call is None or bool(call_id and call.id and call_id != call.id)
 
     def add(
         self,

@@ -6,7 +6,7 @@ Each event is one body chunk, shaped as the provider's documented stream events.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from .script import ERROR_BODIES, Script
 from .server import Plan
@@ -23,9 +23,21 @@ def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | Non
 
 
 class OpenAIChatWire:
-    """``/v1/chat/completions`` with ``stream=True``; reasoning as ``reasoning_content``."""
+    """``/v1/chat/completions`` with ``stream=True``; reasoning as ``reasoning_content``.
+
+    ``call_index``: how tool-call deltas name their call — ``"position"`` (OpenAI: 0, 1…),
+    ``"zero"`` (servers that number every call 0) or ``"absent"`` (no ``index``).
+    """
 
     reasoning_field = "reasoning_content"
+
+    def __init__(self, call_index: Literal["position", "zero", "absent"] = "position") -> None:
+        self.call_index = call_index
+
+    def _index(self, position: int) -> dict[str, int]:
+        if self.call_index == "absent":
+            return {}
+        return {"index": position if self.call_index == "position" else 0}
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -58,10 +70,10 @@ class OpenAIChatWire:
         chunks = []
         for index, call in enumerate(script.tool_calls):
             head = {"name": call.name, "arguments": ""}
-            first = {"index": index, "id": call.id, "type": "function", "function": head}
+            first = self._index(index) | {"id": call.id, "type": "function", "function": head}
             chunks.append(self._chunk({"tool_calls": [first]}))
             for piece in call.argument_pieces():
-                delta = {"index": index, "function": {"arguments": piece}}
+                delta = self._index(index) | {"function": {"arguments": piece}}
                 chunks.append(self._chunk({"tool_calls": [delta]}))
         return chunks
 
