@@ -6,13 +6,19 @@
 - ``engine``: the model driven by the delta engine (accumulation, coalesced frames).
 
 The overhead columns are per delta, on top of the SDK alone. Best of ``--repeat`` runs.
-Run: ``python benchmarks/provider_bench.py [--deltas 10000] [--repeat 3]``.
+
+Then, per provider with native tool calling, what a tool step adds on top of the provider's
+own time: a reply whose model calls a tool (approval ``never``, returning at once) and is
+called again with its result — two requests in one reply — against two plain replies of
+the same short text, in the same run on the same fake. Medians of ``--tool-runs``.
+Run: ``python benchmarks/provider_bench.py [--deltas 10000] [--repeat 3] [--tool-runs 40]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -25,11 +31,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fakes.cases import CASES, ProviderCase  # noqa: E402
 from fakes.fixtures import SDK_ENV  # noqa: E402
-from fakes.script import Script  # noqa: E402
+from fakes.native import NATIVE  # noqa: E402
+from fakes.script import Script, ScriptCall  # noqa: E402
 from fakes.server import FakeServer, Plan  # noqa: E402
 
 from jupyter_deltachat.credentials import ENV_PATH, CredentialStore  # noqa: E402
-from jupyter_deltachat.engine import DeltaFrame, Reply  # noqa: E402
+from jupyter_deltachat.engine import DeltaFrame, Reply, ReplyDone  # noqa: E402
+from jupyter_deltachat.tools import make_tool  # noqa: E402
 from jupyter_deltachat.types import ChatConfig, Message  # noqa: E402
 
 EVENTS_PER_HTTP_CHUNK = 100
@@ -77,6 +85,83 @@ def run_engine(model: Any) -> int:
     return len(frames)
 
 
+def echo(n: int) -> int:
+    """Return n.
+
+    Args:
+        n: any integer.
+    """
+    return n
+
+
+ECHO = make_tool(echo, approval="never")
+SHORT = ["The ", "answer ", "is ", "42."]
+
+
+def run_reply(model: Any, tools: list[Any] | None) -> Reply:
+    done = threading.Event()
+    reply = Reply(
+        model,
+        MESSAGES,
+        ChatConfig(),
+        lambda event: done.set() if isinstance(event, ReplyDone) else None,
+        tools=tools,
+    )
+    reply.start()
+    if not done.wait(120):
+        raise TimeoutError("the engine never finished")
+    if reply.error is not None:
+        raise reply.error
+    return reply
+
+
+def tool_step_cost(case: ProviderCase, fake: FakeServer, model: Any, runs: int) -> list[float]:
+    """Median seconds of: a reply with one tool step, two plain replies, their difference."""
+    call = case.wire.stream(
+        Script(content=SHORT, tool_calls=[ScriptCall("echo", '{"n": 42}', id="call_bench")])
+    )
+    plain = case.wire.stream(Script(content=SHORT))
+    with_step: list[float] = []
+    two_plain: list[float] = []
+    for _ in range(runs + 1):  # the first of each is a warm-up
+        fake.plan(call, plain)
+        started = time.perf_counter()
+        reply = run_reply(model, [ECHO])
+        with_step.append(time.perf_counter() - started)
+        if [c.status for c in reply.tool_calls] != ["done"]:
+            raise AssertionError(f"{case.id}: the tool step failed: {reply.tool_calls}")
+        fake.plan(plain, plain)
+        started = time.perf_counter()
+        run_reply(model, None)
+        run_reply(model, None)
+        two_plain.append(time.perf_counter() - started)
+    step, base = statistics.median(with_step[1:]), statistics.median(two_plain[1:])
+    return [step, base, step - base]
+
+
+def tool_table(store: CredentialStore, runs: int) -> None:
+    header = (
+        f"{'provider':<12} {'request ms':>11} {'tool reply ms':>14} {'2 plain ms':>11} "
+        f"{'tool step +ms':>14}"
+    )
+    print(f"\na reply with one tool step vs two plain replies, median of {runs}")
+    print(header)
+    print("-" * len(header))
+    for case in CASES:
+        if case.id not in NATIVE:
+            continue
+        fake = FakeServer()
+        try:
+            store.set(case.store_id, case.stored(fake.url))
+            step, base, extra = tool_step_cost(case, fake, case.model(fake.url), runs)
+        finally:
+            fake.close()
+        print(
+            f"{case.id:<12} {base / 2 * 1e3:>11.2f} {step * 1e3:>14.2f} {base * 1e3:>11.2f} "
+            f"{extra * 1e3:>14.2f}"
+        )
+
+
 def best_of(repeat: int, fake: FakeServer, plan: Plan, run: Any, model: Any) -> tuple[float, int]:
     best, result = float("inf"), 0
     for _ in range(repeat):
@@ -91,6 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deltas", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tool-runs", type=int, default=40)
     args = parser.parse_args()
     for name in list(os.environ):
         if name in SDK_ENV or name.startswith("AWS_"):
@@ -127,6 +213,7 @@ def main() -> None:
             f"{engine * 1e3:>10.0f} {(ours - sdk) * per_delta:>16.1f} "
             f"{(engine - sdk) * per_delta:>17.1f} {frames:>7}"
         )
+    tool_table(store, args.tool_runs)
 
 
 def _warm(fake: FakeServer, plan: Plan, model: Any) -> Any:
