@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from .kernel.cell_output import PYTHON_TAGS
-from .safe_markdown import code_blocks, neutralize
+from .safe_markdown import code_blocks, fenced, neutralize
 from .types import Message
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
@@ -81,23 +81,16 @@ def _turn(message: Message) -> str:
     for call in data.get("tool_calls") or []:
         arguments = call.get("arguments") or {}
         if call.get("name") == "python" and isinstance(arguments.get("code"), str):
-            shown = _fence(arguments["code"], "python")
+            shown = fenced(arguments["code"].rstrip(), "python")
         else:
-            shown = _fence(json.dumps(arguments, indent=1, ensure_ascii=False), "json")
+            shown = fenced(json.dumps(arguments, indent=1, ensure_ascii=False), "json")
         text = f"**Tool call `{call.get('name')}`** ({call.get('status')})\n\n{shown}"
         if call.get("result"):
-            text += "\n\nResult:\n\n" + _fence(str(call["result"]), "")
+            text += "\n\nResult:\n\n" + fenced(str(call["result"]).rstrip(), "")
         parts.append(text)
     if message.error:
         parts.append(f"*Error: {message.error.get('message', '')}*")
     return "\n\n".join(part for part in parts if part)
-
-
-def _fence(text: str, language: str) -> str:
-    """A fenced block that no backtick run inside ``text`` can close."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
 def _python_calls(message: Message) -> list[dict[str, Any]]:

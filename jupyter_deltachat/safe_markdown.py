@@ -436,8 +436,13 @@ def _host(url: str) -> str:
         return ""
 
 
+def fenced(text: str, language: str) -> str:
+    """``text`` as a fenced code block that no backtick run inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
 def _as_code_block(markdown: str) -> str:
     """The whole reply as one fenced code block: the last resort, which no parser runs."""
-    longest = max((len(run) for run in re.findall(r"`+", markdown)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{markdown}\n{fence}"
+    return fenced(markdown, "text")

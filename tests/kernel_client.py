@@ -3,12 +3,14 @@ shell channel, replies read from iopub by one router thread and queued per comm.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +85,18 @@ class KernelHarness:
             raise AssertionError(f"kernel code failed: {reply['content']}")
         return reply["content"]
 
-    def outputs(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:
+    def outputs(
+        self, code: str, timeout: float = 60, answer: Callable[[str], str | None] | None = None
+    ) -> list[dict[str, Any]]:
         """Run ``code``; its iopub outputs (``stream``, ``display_data``, ``error``, …) in
-        order, each as its content with ``type`` added, up to the kernel's idle status."""
-        msg_id = self.start_execute(code)
-        self.wait_reply(msg_id, timeout)
+        order, each as its content with ``type`` added, up to the kernel's idle status.
+
+        With ``answer`` the code may call ``input()``: each prompt goes to ``answer``, whose
+        string is typed in; ``None`` interrupts the kernel instead of answering."""
+        answering = self._answering(answer) if answer else contextlib.nullcontext()
+        with answering:
+            msg_id = self.start_execute(code, allow_stdin=answer is not None)
+            self.wait_reply(msg_id, timeout)
         with self._lock:
             replies = self._replies[msg_id]
         outputs = []
@@ -101,15 +110,46 @@ class KernelHarness:
             if kind not in ("status", "execute_input"):
                 outputs.append({"type": kind, **msg["content"]})
 
+    @contextlib.contextmanager
+    def _answering(self, answer: Callable[[str], str | None]) -> Iterator[None]:
+        """Answer the kernel's input requests with ``answer`` while the block runs."""
+        running = threading.Event()
+        running.set()
+
+        def serve() -> None:
+            while running.is_set():
+                try:
+                    request = self.client.get_stdin_msg(timeout=0.2)
+                except queue.Empty:
+                    continue
+                reply = answer(request["content"]["prompt"])
+                if reply is None:
+                    self.manager.interrupt_kernel()
+                else:
+                    self.client.input(reply)
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        try:
+            yield
+        finally:
+            running.clear()
+            server.join(timeout=5)
+
     def start_execute(
-        self, code: str, *, silent: bool = False, subshell_id: str | None = None
+        self,
+        code: str,
+        *,
+        silent: bool = False,
+        subshell_id: str | None = None,
+        allow_stdin: bool = False,
     ) -> str:
         content = {
             "code": code,
             "silent": silent,
             "store_history": not silent,
             "user_expressions": {},
-            "allow_stdin": False,
+            "allow_stdin": allow_stdin,
         }
         msg = self.client.session.msg("execute_request", content)
         if subshell_id is not None:

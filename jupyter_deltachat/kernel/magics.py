@@ -4,6 +4,10 @@ The reply streams into the cell output through a display handle (at most 10 upda
 second) and ends as a plain ``text/markdown`` output, so the saved notebook renders
 anywhere. A kernel interrupt stops the reply and keeps what arrived. Errors are one
 redacted line (``_render_traceback_``), never a traceback wall.
+
+With ``--tools`` the model may call tools: each call is a card in place in the reply (its
+own display, updated as its status changes), and a call that needs approval asks through
+the cell's input prompt, showing exactly what will run.
 """
 
 from __future__ import annotations
@@ -18,25 +22,29 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.display_functions import display
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..context.refs import render as render_context
-from ..errors import BusyError, DeltaChatError
+from ..errors import BadRequestError, BusyError, DeltaChatError
 from ..export import export_chat
 from ..protocol import ChatScope, ContextRef, Delta, Done, Error, ErrorInfo, Event
-from ..types import ChatConfig
+from ..protocol import Tool as ToolEvent
+from ..types import ChatConfig, ToolCall
 from .cell_output import (
     LENGTH_MARK,
     STOPPED_MARK,
+    ReplyBlock,
+    approval_question,
     bundle,
     extract_code,
     history_markdown,
     history_plain,
     markdown_table,
     plain_table,
-    with_mark,
+    reply_blocks,
+    tool_card,
 )
 from .chats import DEFAULT_CHAT, ChatService
 from .prompt import (
@@ -55,6 +63,12 @@ FORMATS = ("markdown", "text", "code")
 EXPLAIN_PROMPT = (
     "Explain the error above: what went wrong, in which line, why, and how to fix it "
     "(with the corrected code)."
+)
+ANSWERS = {"y": "allow", "yes": "allow", "n": "deny", "no": "deny"}
+ANSWERS |= {"a": "allow_chat", "always": "allow_chat"}
+NO_STDIN_NOTE = (
+    "not run: this frontend has no input prompt to ask you; "
+    "use %chat --tools --yes, or the chat panel"
 )
 
 
@@ -111,6 +125,14 @@ class ChatMagics(Magics):
         help="give the model a summary of these variables (name, obj.attr, seq[0]); repeatable",
     )
     @argument("--error", action="store_true", help="give the model the last error")
+    @argument(
+        "--tools",
+        nargs="?",
+        const="all",
+        metavar="NAME[,NAME…]",
+        help="let the model call tools: all, or these (--tools=NAME always takes the value)",
+    )
+    @argument("--yes", action="store_true", help="with --tools: run every call without asking")
     @argument(
         "prompt",
         nargs="*",
@@ -269,8 +291,9 @@ class ChatMagics(Magics):
     # -- a prompt ------------------------------------------------------------------------
 
     def _ask(self, line: str, cell: str | None) -> None:
-        tokens, line_prompt = split_options(line)
+        tokens, line_prompt = split_options(line, [t.name for t in self.service.tools.infos()])
         args = parse_argstring(self.chat, shlex.join(tokens))
+        tools = self._tool_choice(args)
         args.chat = args.chat or self.current
         body = None if cell is None else cell.lstrip("\n").rstrip()
         prompt = "\n".join(p for p in (line_prompt, body) if p)
@@ -305,6 +328,7 @@ class ChatMagics(Magics):
                     system=args.system,
                     attachments=rendered.attachments,
                     context=rendered.items,
+                    tools=tools,
                 )
             except BusyError:
                 raise ChatError(
@@ -319,6 +343,7 @@ class ChatMagics(Magics):
                 events,
                 args.format,
                 context_line(labels, args.format),
+                approve_all=args.yes,
             )
         finally:
             unsubscribe()
@@ -333,6 +358,40 @@ class ChatMagics(Magics):
         if args.format == "code" and outcome.finish_reason == "stop":
             self.shell.set_next_input(extract_code(outcome.content))
 
+    def _tool_choice(self, args: Any) -> str | list[str] | None:
+        """``--tools``' value as a ``send``'s ``tools``; unknown names are a usage error."""
+        if args.tools is None:
+            if args.yes:
+                raise ChatError("--yes approves tool calls: use it with --tools")
+            return None
+        if args.tools == "all":
+            return "all"
+        names = [name.strip() for name in args.tools.split(",") if name.strip()]
+        available = [info.name for info in self.service.tools.infos()]
+        unknown = [name for name in names if name not in available]
+        if unknown or not names:
+            raise ChatError(
+                f"unknown tool{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(n) for n in unknown) or repr(args.tools)} in --tools; "
+                f"available: {', '.join(available) or 'none'} (or --tools alone for all)"
+            )
+        return names
+
+    def _decide(
+        self, chat_id: str, call: ToolCall, approve_all: bool, notes: dict[str, str]
+    ) -> None:
+        """Answer a call awaiting approval: ``--yes``, else the user's answer at the input
+        prompt; a frontend without one denies it. Decided elsewhere meanwhile: nothing to do."""
+        if approve_all:
+            decision = "allow"
+        else:
+            try:
+                decision = ask_approval(call)
+            except StdinNotImplementedError:
+                decision, notes[call.id] = "deny", NO_STDIN_NOTE
+        with contextlib.suppress(BadRequestError):
+            self.service.approve(chat_id, call.id, decision)
+
     def _follow(
         self,
         chat_id: str,
@@ -341,20 +400,25 @@ class ChatMagics(Magics):
         events: queue.SimpleQueue[Event],
         text_format: str,
         heading: str = "",
+        approve_all: bool = False,
     ) -> _Outcome:
         """Show the reply as its events arrive; on an interrupt stop it and keep the text.
 
         ``heading`` (the context labels) stays above the reply, in the saved output too.
+        A call awaiting approval is asked about here, on the kernel's main thread, where
+        ``input()`` reaches the cell's prompt (and an interrupt while asking stops the reply).
         """
-
-        def output(text: str) -> dict[str, str]:
-            return bundle(heading + text, text_format)
-
-        waiting = output(f"*{model_id} is writing…*")
-        handle = display(waiting, raw=True, display_id=True)
+        view = _ReplyDisplay(heading, text_format, f"*{model_id} is writing…*")
         outcome = _Outcome("", None, None)
         parts: list[str] = []
-        shown, last_update = 0, 0.0
+        calls: dict[str, ToolCall] = {}
+        asking: list[ToolCall] = []
+        version, shown, last_update = 0, 0, 0.0
+
+        def show(mark: str | None = None, final: bool = False) -> None:
+            nonlocal shown, last_update
+            view.show("".join(parts), list(calls.values()), mark, final)
+            shown, last_update = version, time.monotonic()
 
         def take(timeout: float) -> None:
             """Apply the next event of this reply that arrives within ``timeout`` seconds."""
@@ -366,8 +430,15 @@ class ChatMagics(Magics):
                     return
                 if getattr(event, "message_id", None) == message_id:
                     break
+            nonlocal version
             if isinstance(event, Delta) and event.channel is None:
                 parts.append(event.text)
+                version += 1
+            elif isinstance(event, ToolEvent):
+                calls[event.call.id] = event.call
+                version += 1
+                if event.call.status == "awaiting_approval":
+                    asking.append(event.call)
             elif isinstance(event, Error):
                 outcome.error = event.error
             elif isinstance(event, Done):
@@ -375,12 +446,15 @@ class ChatMagics(Magics):
 
         try:
             while outcome.finish_reason is None:
-                due = last_update + UPDATE_INTERVAL - time.monotonic()
-                if len(parts) > shown and due <= 0:
-                    handle.update(output("".join(parts)), raw=True)
-                    shown, last_update = len(parts), time.monotonic()
+                if asking:
+                    show()
+                    self._decide(chat_id, asking.pop(0), approve_all, view.notes)
                     continue
-                take(due if len(parts) > shown else UPDATE_INTERVAL)
+                due = last_update + UPDATE_INTERVAL - time.monotonic()
+                if version > shown and due <= 0:
+                    show()
+                    continue
+                take(due if version > shown else UPDATE_INTERVAL)
         except KeyboardInterrupt:
             self.service.stop(chat_id, message_id)
             with contextlib.suppress(KeyboardInterrupt):
@@ -389,19 +463,58 @@ class ChatMagics(Magics):
                     take(deadline - time.monotonic())
         outcome.content = "".join(parts)
         if outcome.finish_reason is None:
-            partial = with_mark(outcome.content, "*stopping…*")
-            handle.update(output(partial), raw=True)
+            show("*stopping…*")
             raise ChatError(
                 f"the model has not returned yet; its reply in chat {chat_id!r} ends when it does"
             )
-        if outcome.finish_reason == "cancelled":
-            final = with_mark(outcome.content, STOPPED_MARK)
-        elif outcome.finish_reason == "length":
-            final = with_mark(outcome.content, LENGTH_MARK)
-        else:
-            final = outcome.content
-        handle.update(output(final), raw=True)
+        marks = {"cancelled": STOPPED_MARK, "length": LENGTH_MARK}
+        show(marks.get(outcome.finish_reason), final=True)
         return outcome
+
+
+class _ReplyDisplay:
+    """A reply in the cell: one display per piece (text, tool card, figure), made as the
+    pieces appear and updated in place; the first shows a placeholder until then."""
+
+    def __init__(self, heading: str, text_format: str, placeholder: str) -> None:
+        self.heading, self.text_format = heading, text_format
+        self.notes: dict[str, str] = {}  # call id -> a line under its card
+        first = bundle(heading + placeholder, text_format)
+        self.shown: list[tuple[dict[str, str], Any]] = [
+            (first, display(first, raw=True, display_id=True))
+        ]
+
+    def show(self, content: str, calls: list[ToolCall], mark: str | None, final: bool) -> None:
+        blocks = reply_blocks(content, calls, mark)
+        if not blocks and not final:
+            return
+        pieces = blocks or [ReplyBlock("text-0", text="")]
+        bundles = [self._bundle(b, self.heading if i == 0 else "") for i, b in enumerate(pieces)]
+        for index, data in enumerate(bundles):
+            if index == len(self.shown):
+                self.shown.append((data, display(data, raw=True, display_id=True)))
+            elif self.shown[index][0] != data:
+                self.shown[index] = (data, self.shown[index][1])
+                self.shown[index][1].update(data, raw=True)
+
+    def _bundle(self, block: ReplyBlock, heading: str = "") -> dict[str, str]:
+        if block.figure is not None:
+            return block.figure
+        if block.call is not None:
+            note = self.notes.get(block.call.id, "")
+            return bundle(heading + tool_card(block.call, self.text_format, note), self.text_format)
+        return bundle(heading + (block.text or ""), self.text_format)
+
+
+def ask_approval(call: ToolCall) -> str:
+    """The user's decision on ``call`` from the cell's input prompt: ``allow``, ``deny`` or
+    ``allow_chat``; any other answer asks again. Without a prompt: ``StdinNotImplementedError``."""
+    question = approval_question(call)
+    while True:
+        answer = input(question).strip().lower()
+        if answer in ANSWERS:
+            return ANSWERS[answer]
+        question = "Please answer y, n or a. " + approval_question(call, again=True)
 
 
 def context_line(labels: list[str], text_format: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..redact import redact
@@ -89,17 +89,20 @@ def interpolate(prompt: str, namespace: dict[str, Any]) -> str:
 # -- the command line -------------------------------------------------------------------
 
 
-def split_options(line: str) -> tuple[list[str], str]:
+def split_options(line: str, tool_names: Collection[str] = ()) -> tuple[list[str], str]:
     """The leading option tokens of ``line``, and the rest verbatim (the prompt).
 
     Only the options are shell-split, so a prompt like ``what's this?`` keeps its quote.
-    ``--`` ends the options explicitly.
+    ``--`` ends the options explicitly. ``--tools`` takes the next word as its value only
+    when it is a list of names (a comma in it) or one of ``tool_names``: alone it means all
+    tools, and ``%chat --tools what is x?`` sends "what is x?".
     """
     lexer = shlex.shlex(line, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""
     tokens: list[str] = []
     wants_value = False
+    optional_value = False
     while True:
         start = lexer.instream.tell()
         try:
@@ -110,6 +113,13 @@ def split_options(line: str) -> tuple[list[str], str]:
             return tokens, line[start:].strip()
         if token is None or token == lexer.eof:
             return tokens, ""
+        if optional_value and not token.startswith("-"):
+            optional_value = False
+            if "," in token or token in tool_names:
+                tokens.append(token)
+                continue
+            return tokens, line[start:].strip()
+        optional_value = False
         if wants_value:
             tokens.append(token)
             wants_value = False
@@ -118,6 +128,7 @@ def split_options(line: str) -> tuple[list[str], str]:
         elif token.startswith("-") and len(token) > 1:
             tokens.append(token)
             wants_value = token in _VALUE_OPTIONS
+            optional_value = token == "--tools"
         else:
             return tokens, line[start:].strip()
 
