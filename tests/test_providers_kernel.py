@@ -4,6 +4,7 @@ usage arrive in frames, and a stop closes the provider's HTTP connection."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from fakes.cases import CASES, ProviderCase
 from fakes.fixtures import after_delta, clean_sdk_environment
-from fakes.script import Script
+from fakes.native import NATIVE, Returned, Sent
+from fakes.script import Script, ScriptCall
 from fakes.server import FakeServer
 from kernel_client import CommClient, KernelHarness
 
@@ -169,3 +171,61 @@ def test_a_compatible_servers_reason_reaches_the_comm(
         "status": 400,
         "retryable": False,
     }
+
+
+TOOL_CASES = [case for case in KERNEL_CASES if case.id in NATIVE]
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=[c.id for c in TOOL_CASES])
+def test_a_question_about_the_user_s_data_leads_to_an_approved_python_call(
+    comm: CommClient,
+    provider_kernel: KernelHarness,
+    fakes: dict[str, FakeServer],
+    case: ProviderCase,
+):
+    """Issue 12's "done when", per provider: the model's native call of ``python`` on the
+    user's own variable is shown, runs once approved, and its result goes back to the
+    provider in its native form."""
+    provider_kernel.execute("orders = {'late': 3, 'total': 12}")
+    fake = fakes[case.id]
+    code = "orders['late'] / orders['total']"
+    call_id = f"call_{case.id}"
+    python_call = ScriptCall("python", json.dumps({"code": code}), id=call_id)
+    fake.plan(
+        case.wire.stream(Script(content=["Let me compute. "], tool_calls=[python_call])),
+        case.wire.stream(Script(content=["A quarter ", "shipped late."])),
+    )
+    chat = f"chat-{uuid.uuid4().hex[:8]}"
+    comm.send(
+        {
+            "type": "send",
+            "request_id": uuid.uuid4().hex,
+            "chat_id": chat,
+            "content": "What share shipped late?",
+            "model": model_id(case),
+            "tools": ["python"],
+        }
+    )
+    asked = comm.next("tool", timeout=60)["call"]  # the first use imports the SDK: slow when loaded
+    assert asked == {
+        "id": call_id,
+        "name": "python",
+        "arguments": {"code": code},
+        "status": "awaiting_approval",
+        "at": len("Let me compute. "),
+        "provider": case.store_id,
+    }
+    comm.send({"type": "approve", "chat_id": chat, "call_id": call_id, "decision": "allow"})
+    assert comm.next("tool")["call"]["status"] == "running"
+    ran = comm.next("tool")["call"]
+    assert (ran["status"], ran["result"]) == ("done", "0.25")
+    stream = comm.stream()
+    assert stream.errors == []
+    assert stream.text() == "Let me compute. A quarter shipped late."
+    assert stream.done["finish_reason"] == "stop"
+    native = NATIVE[case.id]
+    assert fake.requests[-1].json[native.history_key] == [
+        *native.user("What share shipped late?"),
+        *native.step("Let me compute. ", [Sent(call_id, "python", json.dumps({"code": code}))]),
+        *native.results([Returned(call_id, "python", "0.25")]),
+    ]
