@@ -4,6 +4,9 @@ It is a view of one conversation of the kernel's ``SERVICE`` (a chat id of its o
 the sidebar can show it too. Service events arrive on worker threads; one dispatcher
 thread per widget applies them, re-renders the streaming reply at most 10 times a second,
 and runs ``.value`` observers and ``on_message`` outside the engine's locks.
+
+With ``tools=`` the model may call tools: each call is a card in place in the reply (the
+same card ``%chat --tools`` shows) with Run / Deny / Always in this chat while it waits.
 """
 
 from __future__ import annotations
@@ -24,15 +27,62 @@ import traitlets
 from ..engine import Reply
 from ..errors import DeltaChatError
 from ..protocol import Delta, Done, Error, Event, MessageAdded, Snapshot, Start
+from ..protocol import Tool as ToolEvent
 from ..redact import redact
-from ..types import ChatConfig, Message
-from .cell_output import LENGTH_MARK, STOPPED_MARK, bundle, with_mark
+from ..types import ChatConfig, Message, ToolCall
+from .cell_output import LENGTH_MARK, STOPPED_MARK, ReplyBlock, bundle, reply_blocks, tool_card
 from .chats import ChatService
 
 log = logging.getLogger(__name__)
 
 UPDATE_INTERVAL = 0.1
 ModelFn = Callable[..., Any]
+MARKS = {"cancelled": STOPPED_MARK, "length": LENGTH_MARK}
+
+
+def _show(output: widgets.Output, data: dict[str, str]) -> None:
+    """Show the bundle ``data`` in ``output`` (no comm message when it is shown already)."""
+    outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+    if output.outputs != outputs:
+        output.outputs = outputs
+
+
+class ToolCallCard(widgets.VBox):
+    """One tool call in the widget: its card and, while it awaits approval, the buttons
+    Run, Deny and Always in this chat (``decide(call_id, decision)`` sends the choice)."""
+
+    def __init__(self, decide: Callable[[str, str], None]) -> None:
+        self.decide = decide
+        self.call: ToolCall | None = None
+        self.output = widgets.Output()
+        self.run_button = widgets.Button(description="Run", tooltip="Run tool", icon="play")
+        self.run_button.button_style = "primary"
+        self.deny_button = widgets.Button(description="Deny", tooltip="Deny tool", icon="ban")
+        self.always_button = widgets.Button(
+            description="Always in this chat",
+            tooltip="Always allow tool",
+            layout=widgets.Layout(width="auto"),
+        )
+        decisions = ((self.run_button, "allow"), (self.deny_button, "deny"))
+        for button, decision in (*decisions, (self.always_button, "allow_chat")):
+            button.on_click(lambda _b, d=decision: self._decide(d))
+        self.buttons = widgets.HBox([self.run_button, self.deny_button, self.always_button])
+        super().__init__([self.output, self.buttons])
+
+    def show(self, call: ToolCall) -> None:
+        self.call = call
+        _show(self.output, bundle(tool_card(call, "markdown"), "markdown"))
+        asking = call.status == "awaiting_approval"
+        self.buttons.layout.display = None if asking else "none"
+        for button in self.buttons.children:
+            button.disabled = not asking
+
+    def _decide(self, decision: str) -> None:
+        if self.call is None or self.call.status != "awaiting_approval":
+            return
+        for button in self.buttons.children:
+            button.disabled = True  # until the call's next status: one decision per call
+        self.decide(self.call.id, decision)
 
 
 class Chat(widgets.VBox):
@@ -44,6 +94,9 @@ class Chat(widgets.VBox):
     """
 
     value = traitlets.List(read_only=True, help="the chat's finished messages")
+    tool_calls = traitlets.List(
+        read_only=True, help="the tool calls of the latest reply as shown, updated live"
+    )
     disabled = traitlets.Bool(False, help="disable the input and the buttons")
 
     def __init__(
@@ -58,10 +111,13 @@ class Chat(widgets.VBox):
         on_message: Callable[[Message], None] | None = None,
         chat_id: str | None = None,
         service: ChatService | None = None,
+        tools: str | list[str] | None = None,
     ) -> None:
         if service is None:
             from . import SERVICE as service
         self.service: ChatService = service
+        service.tools.select(tools)  # an unknown name fails here, not at the first send
+        self.tools = tools
         self.chat_id = chat_id or f"widget-{uuid.uuid4().hex[:12]}"
         self.model = model
         self.config = ChatConfig.from_json(config) if isinstance(config, dict) else config
@@ -92,8 +148,10 @@ class Chat(widgets.VBox):
             layout=widgets.Layout(align_items="flex-end"),
         )
         super().__init__([self.messages_box, self.suggestions, controls, self.status])
-        self._rows: dict[str, widgets.Output] = {}
+        self._rows: dict[str, widgets.VBox] = {}
+        self._pieces: dict[str, list[tuple[str, widgets.Widget]]] = {}
         self._streaming: tuple[str, list[str]] | None = None
+        self._calls: dict[str, ToolCall] = {}  # the streaming reply's, by id
         self._dirty = False
         self._last_render = 0.0
         self._events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
@@ -101,7 +159,7 @@ class Chat(widgets.VBox):
             service.add_message(self.chat_id, Message(role="system", content=system_message))
         for message in service.history(self.chat_id):
             self._row(message.id, message.role, message.model)
-            self._render(message.id, message.content)
+            self._render(message.id, message.content, message.tool_calls)
         self.set_trait("value", service.history(self.chat_id))
         self._unsubscribe = service.subscribe(self._on_event)
         self.disabled = disabled
@@ -117,8 +175,11 @@ class Chat(widgets.VBox):
     # -- the Python API --------------------------------------------------------------------
 
     def send(self, text: str) -> Reply:
-        """Send ``text`` as the user and stream the reply; returns the ``Reply``."""
-        return self.service.send(self.chat_id, text, model=self.model, config=self.config)
+        """Send ``text`` as the user and stream the reply (with ``.tools`` on: ``"all"`` or
+        a list of names); returns the ``Reply``."""
+        return self.service.send(
+            self.chat_id, text, model=self.model, config=self.config, tools=self.tools
+        )
 
     def stop(self) -> None:
         """Stop the reply being streamed; what arrived is kept."""
@@ -151,6 +212,9 @@ class Chat(widgets.VBox):
             return False
         self.status.value = ""
         return True
+
+    def _decide(self, call_id: str, decision: str) -> None:
+        self._try(self.service.approve, self.chat_id, call_id, decision)
 
     def _show_error(self, message: str) -> None:
         style = "color: var(--jp-error-color1, #d32f2f)"
@@ -201,12 +265,16 @@ class Chat(widgets.VBox):
             self._add(event.message)
         elif isinstance(event, Start):
             self._streaming = (event.message_id, [])
+            self._calls = {}
+            self.set_trait("tool_calls", [])
             self._row(event.message_id, "assistant", event.model)
             self._render(event.message_id, f"*{event.model} is writing…*")
             self.status.value = ""
             self._sync_controls()
         elif isinstance(event, Delta):
             self._delta(event)
+        elif isinstance(event, ToolEvent):
+            self._tool(event)
         elif isinstance(event, Error):
             self._show_error(event.error.message)
         elif isinstance(event, Done):
@@ -223,17 +291,21 @@ class Chat(widgets.VBox):
         if time.monotonic() - self._last_render >= UPDATE_INTERVAL:
             self._render_streaming()
 
+    def _tool(self, event: ToolEvent) -> None:
+        if self._streaming is None or event.message_id != self._streaming[0]:
+            return
+        self._calls[event.call.id] = event.call
+        self._render_streaming()
+        self.set_trait("tool_calls", list(self._calls.values()))
+
     def _finish(self, message_id: str) -> None:
         self._streaming = None
         self._dirty = False
         finished = self.service.message(self.chat_id, message_id)
         if finished is not None:
-            text = finished.content
-            if finished.finish_reason == "cancelled":
-                text = with_mark(text, STOPPED_MARK)
-            elif finished.finish_reason == "length":
-                text = with_mark(text, LENGTH_MARK)
-            self._render(message_id, text)
+            mark = MARKS.get(finished.finish_reason or "")
+            self._render(message_id, finished.content, finished.tool_calls, mark)
+            self.set_trait("tool_calls", list(finished.tool_calls))
             self._add(finished)
         self._sync_controls()
 
@@ -242,7 +314,7 @@ class Chat(widgets.VBox):
             return
         if message.id not in self._rows:
             self._row(message.id, message.role, message.model)
-            self._render(message.id, message.content)
+            self._render(message.id, message.content, message.tool_calls)
         self.set_trait("value", [*self.value, message])
         self._sync_controls()
         if self.on_message is not None:
@@ -253,15 +325,16 @@ class Chat(widgets.VBox):
 
     def _reset(self, event: Snapshot) -> None:
         streaming_id = event.streaming.message_id if event.streaming else None
-        self._rows = {}
+        self._rows, self._pieces = {}, {}
         self.messages_box.children = ()
         for message in event.messages:
             self._row(message.id, message.role, message.model)
-            self._render(message.id, message.content)
+            self._render(message.id, message.content, message.tool_calls)
         self._streaming = None
         if streaming_id is not None:
-            content = next(m.content for m in event.messages if m.id == streaming_id)
-            self._streaming = (streaming_id, [content])
+            partial = next(m for m in event.messages if m.id == streaming_id)
+            self._streaming = (streaming_id, [partial.content])
+            self._calls = {call.id: call for call in partial.tool_calls}
         self.set_trait("value", [m for m in event.messages if m.id != streaming_id])
         self._sync_controls()
 
@@ -271,21 +344,45 @@ class Chat(widgets.VBox):
         label = f"<b>{html.escape(role)}</b>"
         if model and role == "assistant":
             label += f" <small>{html.escape(model)}</small>"
-        output = widgets.Output()
-        self._rows[message_id] = output
-        row = widgets.VBox([widgets.HTML(label), output])
+        row = widgets.VBox([widgets.HTML(label)])
+        self._rows[message_id], self._pieces[message_id] = row, []
         self.messages_box.children = (*self.messages_box.children, row)
 
     def _render_streaming(self) -> None:
         self._dirty = False
         if self._streaming is not None:
             message_id, parts = self._streaming
-            self._render(message_id, "".join(parts))
+            self._render(message_id, "".join(parts), list(self._calls.values()))
 
-    def _render(self, message_id: str, text: str) -> None:
-        output = self._rows.get(message_id)
-        if output is None:
+    def _render(
+        self,
+        message_id: str,
+        content: str,
+        calls: Sequence[ToolCall] = (),
+        mark: str | None = None,
+    ) -> None:
+        """Show a message under its label: its text split where tools were called, a card
+        per call, the call's figures after it; pieces already shown are updated in place."""
+        row = self._rows.get(message_id)
+        if row is None:
             return
         self._last_render = time.monotonic()
-        data = bundle(text, "markdown")
-        output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+        blocks = reply_blocks(content, list(calls), mark) or [ReplyBlock("text-0", text="")]
+        pieces = self._pieces[message_id]
+        changed = len(pieces) != len(blocks)
+        for index, block in enumerate(blocks):
+            if index >= len(pieces) or pieces[index][0] != block.key:
+                del pieces[index:]
+                pieces.append((block.key, self._piece(block)))
+                changed = True
+            widget = pieces[index][1]
+            if isinstance(widget, ToolCallCard) and block.call is not None:
+                widget.show(block.call)
+            elif isinstance(widget, widgets.Output):
+                _show(widget, block.figure or bundle(block.text or "", "markdown"))
+        del pieces[len(blocks) :]
+        if changed:
+            row.children = (row.children[0], *(widget for _, widget in pieces))
+
+    def _piece(self, block: ReplyBlock) -> widgets.Widget:
+        return ToolCallCard(self._decide) if block.call is not None else widgets.Output()
