@@ -1,4 +1,9 @@
-"""Anthropic's Messages API, streamed; thinking deltas go to the reasoning channel."""
+"""Anthropic's Messages API, streamed; thinking deltas go to the reasoning channel.
+
+Tools go as ``tools=[{name, description, input_schema}]``; a call streams as a ``tool_use``
+block (id and name at its start, the input JSON in ``input_json_delta`` pieces) and is
+yielded when the block stops; results go back as ``tool_result`` blocks in a user turn.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, StainlessSdkModel, StreamState, conversation
+from .base import CallMemory, Delta, StainlessSdkModel, StreamState
 from .spec import PROVIDERS
+from .tool_history import (
+    AssistantTurn,
+    ResultsTurn,
+    Turn,
+    UserTurn,
+    offered_tools,
+    turns,
+)
 
 DEFAULT_MAX_TOKENS = 8192
 """The API requires ``max_tokens``; this is used when the chat's config sets none."""
+SIGNED_THINKING = CallMemory()
+"""The signed thinking blocks before each step's first call: with thinking on, the API
+refuses a tool loop whose assistant turn does not start with them."""
 
 
 class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
@@ -22,20 +38,49 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
     final_event = "message_stop"
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
-        turns = [
-            {"role": message.role, "content": self.content(message)}
-            for message in conversation(messages)
-        ]
+        tools = offered_tools(config)
+        history = turns(messages, self.provider if tools else None)
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": turns,
+            "messages": [self.turn(turn) for turn in history],
             "max_tokens": DEFAULT_MAX_TOKENS,
             "stream": True,
         }
         system = self.system_text(messages)
         if system:
             request["system"] = system
+        if tools:
+            request["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in tools
+            ]
         return request | self.options(config, {"max_tokens": "max_tokens"})
+
+    def turn(self, turn: Turn) -> dict[str, Any]:
+        """One neutral turn as a Messages API message (the API joins consecutive turns of
+        one role, so results followed by a user's message need no merging here)."""
+        if isinstance(turn, UserTurn):
+            return {"role": "user", "content": self.content(turn.message)}
+        if isinstance(turn, AssistantTurn):
+            if not turn.calls:
+                return {"role": "assistant", "content": turn.text}
+            blocks: list[dict[str, Any]] = list(SIGNED_THINKING.get(turn.calls[0].id) or [])
+            if turn.text:
+                blocks.append({"type": "text", "text": turn.text})
+            blocks += [
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+                for call in turn.calls
+            ]
+            return {"role": "assistant", "content": blocks}
+        assert isinstance(turn, ResultsTurn)
+        return {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": outcome.call.id, "content": outcome.text}
+                | ({"is_error": True} if outcome.is_error else {})
+                for outcome in turn.outcomes
+            ],
+        }
 
     def content(self, message: Message) -> str | list[dict[str, Any]]:
         return self.text_or_parts(
@@ -59,6 +104,27 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
                 yield delta.text
             elif delta.type == "thinking_delta":
                 yield Reasoning(delta.thinking)
+                if event.index in state.signed:
+                    state.signed[event.index]["thinking"].append(delta.thinking)
+            elif delta.type == "input_json_delta" and event.index in state.calls:
+                state.calls.add(event.index, arguments=delta.partial_json)
+            elif delta.type == "signature_delta" and event.index in state.signed:
+                state.signed[event.index]["signature"] = delta.signature
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                state.calls.add(event.index, block.id, block.name)
+            elif block.type == "thinking":
+                state.signed[event.index] = {"type": "thinking", "thinking": [], "signature": ""}
+            elif block.type == "redacted_thinking":
+                state.signed[event.index] = {"type": "redacted_thinking", "data": block.data}
+        elif kind == "content_block_stop":
+            if event.index in state.calls:
+                calls = state.calls.complete(self.provider)
+                if state.signed and calls[0].id:
+                    SIGNED_THINKING.keep(calls[0].id, signed_blocks(state.signed))
+                    state.signed.clear()
+                yield from calls
         elif kind == "message_start":
             usage = event.message.usage
             state.input_tokens = (
@@ -72,6 +138,17 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
                 state.finish = "length"
         elif kind == "message_stop":
             state.complete = True
+
+
+def signed_blocks(signed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The step's thinking blocks as the API wants them back (signed ones only)."""
+    blocks = []
+    for _, block in sorted(signed.items()):
+        if block["type"] == "redacted_thinking":
+            blocks.append(block)
+        elif block["signature"]:
+            blocks.append(block | {"thinking": "".join(block["thinking"])})
+    return blocks
 
 
 def anthropic(

@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import socket
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -51,15 +52,39 @@ class StreamState:
     """What the chunks said so far beyond text: the final event, the finish, the usage, the
     tool calls still streaming."""
 
-    __slots__ = ("calls", "complete", "events", "finish", "input_tokens", "output_tokens")
+    __slots__ = ("calls", "complete", "events", "finish", "input_tokens", "output_tokens", "signed")
 
     def __init__(self) -> None:
         self.calls = PendingCalls()
+        self.signed: dict[int, dict[str, Any]] = {}
+        """Signed reasoning blocks of this step so far, by block index: some APIs want
+        them back, unchanged, before the step's calls (``CallMemory``)."""
         self.complete = False
         self.events = 0
         self.finish: str = "stop"
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+
+
+class CallMemory:
+    """What an API wants back with a call its model made that the chat does not keep —
+    Gemini's thought signature, Claude's signed thinking — by call id, in this process and
+    bounded: enough for the steps of a reply and the later turns of this kernel."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._by_call: OrderedDict[str, Any] = OrderedDict()
+
+    def keep(self, call_id: str, value: Any) -> None:
+        with self._lock:
+            self._by_call[call_id] = value
+            while len(self._by_call) > self._size:
+                self._by_call.popitem(last=False)
+
+    def get(self, call_id: str) -> Any:
+        with self._lock:
+            return self._by_call.get(call_id)
 
 
 class SocketAbort:

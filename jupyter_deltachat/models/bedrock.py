@@ -1,5 +1,12 @@
 """Amazon Bedrock through boto3's ``converse_stream`` (one API for every Bedrock model);
-``reasoningContent`` deltas go to the reasoning channel."""
+``reasoningContent`` deltas go to the reasoning channel.
+
+Tools go as ``toolConfig.tools[].toolSpec`` (the JSON Schema under ``inputSchema.json``); a
+call streams as a ``toolUse`` block (id and name in ``contentBlockStart``, the input JSON in
+``contentBlockDelta`` pieces) and is yielded when the block stops; results go back as
+``toolResult`` blocks in a user turn. Converse wants strictly alternating roles, so
+consecutive turns of one role are joined.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,28 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import ProviderError
 from ..types import ChatConfig, Message, Reasoning
-from .base import Delta, ProviderModel, StreamState, conversation, decode
+from .base import CallMemory, Delta, ProviderModel, StreamState, decode
 from .spec import PROVIDERS
+from .tool_history import (
+    AssistantTurn,
+    ResultsTurn,
+    Turn,
+    UserTurn,
+    offered_tools,
+    turns,
+)
 
 CONFIG_NAMES = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
+MALFORMED_STOPS = {
+    "malformed_tool_use": "the model wrote a tool call that is not valid",
+    "malformed_model_output": "the model's output could not be read",
+}
+"""Stop reasons that end a reply with nothing usable: a ``provider`` error, not a stop."""
+SIGNED_REASONING = CallMemory()
+"""The signed reasoning blocks before each step's first call: Claude on Bedrock refuses a
+tool loop whose assistant turn does not start with them."""
 
 
 class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
@@ -53,14 +77,30 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
         return response.get("Error") if isinstance(response, dict) else None
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
-        turns = [
-            {"role": message.role, "content": self.content(message)}
-            for message in conversation(messages)
-        ]
-        request: dict[str, Any] = {"modelId": self.model, "messages": turns}
+        tools = offered_tools(config)
+        rendered: list[dict[str, Any]] = []
+        for turn in turns(messages, self.provider if tools else None):
+            message = self.message(turn)
+            if rendered and rendered[-1]["role"] == message["role"]:
+                rendered[-1]["content"] += message["content"]
+            else:
+                rendered.append(message)
+        request: dict[str, Any] = {"modelId": self.model, "messages": rendered}
         system = self.system_text(messages)
         if system:
             request["system"] = [{"text": system}]
+        if tools:
+            specs = [
+                {
+                    "toolSpec": {
+                        "name": t.name,
+                        "description": t.description,
+                        "inputSchema": {"json": t.parameters},
+                    }
+                }
+                for t in tools
+            ]
+            request["toolConfig"] = {"tools": specs}
         inference = {
             name: getattr(config, field)
             for field, name in CONFIG_NAMES.items()
@@ -71,6 +111,35 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
         if inference:
             request["inferenceConfig"] = inference
         return request | params
+
+    def message(self, turn: Turn) -> dict[str, Any]:
+        """One neutral turn as a Converse message."""
+        if isinstance(turn, UserTurn):
+            return {"role": "user", "content": self.content(turn.message)}
+        if isinstance(turn, AssistantTurn):
+            signed = SIGNED_REASONING.get(turn.calls[0].id) if turn.calls else None
+            blocks: list[dict[str, Any]] = list(signed or [])
+            if turn.text:
+                blocks.append({"text": turn.text})
+            blocks += [
+                {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
+                for call in turn.calls
+            ]
+            return {"role": "assistant", "content": blocks}
+        assert isinstance(turn, ResultsTurn)
+        return {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": outcome.call.id,
+                        "content": [{"text": outcome.text}],
+                        "status": "error" if outcome.is_error else "success",
+                    }
+                }
+                for outcome in turn.outcomes
+            ],
+        }
 
     def content(self, message: Message) -> list[dict[str, Any]]:
         return self.message_parts(
@@ -100,17 +169,60 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
             if text:
                 yield text
             elif "reasoningContent" in delta:
-                reasoning = delta["reasoningContent"].get("text")
+                content = delta["reasoningContent"]
+                reasoning = content.get("text")
                 if reasoning:
                     yield Reasoning(reasoning)
+                signed = state.signed.setdefault(
+                    block.get("contentBlockIndex", 0), {"text": [], "signature": None}
+                )
+                if reasoning:
+                    signed["text"].append(reasoning)
+                if "signature" in content:
+                    signed["signature"] = content["signature"]
+                if "redactedContent" in content:
+                    signed["redacted"] = content["redactedContent"]
+            elif "toolUse" in delta and block.get("contentBlockIndex") in state.calls:
+                state.calls.add(block["contentBlockIndex"], arguments=delta["toolUse"]["input"])
+        elif "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            tool_use = start.get("start", {}).get("toolUse")
+            if tool_use is not None:
+                index = start.get("contentBlockIndex", 0)
+                state.calls.add(index, tool_use.get("toolUseId"), tool_use.get("name"))
+        elif "contentBlockStop" in event:
+            if event["contentBlockStop"].get("contentBlockIndex", 0) in state.calls:
+                calls = state.calls.complete(self.provider)
+                if state.signed and calls[0].id:
+                    SIGNED_REASONING.keep(calls[0].id, signed_blocks(state.signed))
+                    state.signed.clear()
+                yield from calls
         elif "messageStop" in event:
+            reason = event["messageStop"].get("stopReason")
+            if reason in MALFORMED_STOPS:
+                raise ProviderError(
+                    f"Amazon Bedrock stopped the reply ({reason}: {MALFORMED_STOPS[reason]})",
+                    provider=self.provider,
+                )
             state.complete = True
-            if event["messageStop"].get("stopReason") == "max_tokens":
+            if reason == "max_tokens":
                 state.finish = "length"
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
             state.input_tokens = usage.get("inputTokens")
             state.output_tokens = usage.get("outputTokens")
+
+
+def signed_blocks(signed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The step's reasoning blocks as Converse wants them back (signed or redacted only)."""
+    blocks: list[dict[str, Any]] = []
+    for _, block in sorted(signed.items()):
+        if "redacted" in block:
+            blocks.append({"reasoningContent": {"redactedContent": block["redacted"]}})
+        elif block["signature"]:
+            text = {"text": "".join(block["text"]), "signature": block["signature"]}
+            blocks.append({"reasoningContent": {"reasoningText": text}})
+    return blocks
 
 
 def bedrock(

@@ -1,22 +1,23 @@
 """Google Gemini through google-genai's ``generate_content_stream``; parts marked
-``thought`` go to the reasoning channel."""
+``thought`` go to the reasoning channel.
+
+Tools go as ``function_declarations`` (the JSON Schema as ``parameters_json_schema``); a
+call arrives whole as a ``functionCall`` part and results go back as ``functionResponse``
+parts. Gemini attaches a thought signature to a step's first call and Gemini 3 refuses a
+replayed call without it, so signatures are kept (in this process) by call id and sent back.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ProviderError
-from ..types import ChatConfig, Message, Reasoning
-from .base import (
-    Delta,
-    ProviderModel,
-    StreamState,
-    capture_socket,
-    conversation,
-    decode,
-)
+from ..types import CallTool, ChatConfig, Message, Reasoning
+from .base import CallMemory, Delta, ProviderModel, StreamState, capture_socket, decode
 from .spec import PROVIDERS
+from .tool_history import AssistantTurn, ResultsTurn, Turn, UserTurn, offered_tools, turns
 
 CONFIG_NAMES = {
     "max_tokens": "max_output_tokens",
@@ -28,6 +29,21 @@ CONFIG_NAMES = {
 }
 THINKING_MODELS = ("gemini-2.5", "gemini-3")
 """Models that always think: asking for their thought summaries costs nothing extra."""
+TOOL_STOPS = {
+    "MALFORMED_FUNCTION_CALL": "the model wrote a tool call that is not valid",
+    "UNEXPECTED_TOOL_CALL": "the model called a tool it was not offered",
+    "TOO_MANY_TOOL_CALLS": "the model made too many tool calls at once",
+    "MISSING_THOUGHT_SIGNATURE": "a tool call sent back lacked its thought signature",
+}
+"""What the finish reasons about tool calls mean (the SDK keeps no message with them)."""
+SIGNED_CALL_MODELS = ("gemini-3",)
+"""Models that refuse a replayed call without its thought signature."""
+SKIP_SIGNATURE = b"skip_thought_signature_validator"
+"""Google's documented stand-in for a signature that is not known (another kernel's call)."""
+LOCAL_ID_PREFIX = "gemini-local-"
+"""Ids this module gives calls that Gemini sent without one (never sent back as ids)."""
+SIGNATURES = CallMemory()
+"""The thought signature of each call this process received, by call id."""
 
 
 class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
@@ -60,18 +76,63 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
         return getattr(exc, "details", None)
 
     def build_request(self, messages: list[Message], config: ChatConfig) -> dict[str, Any]:
-        contents = [
-            {"role": "model" if m.role == "assistant" else "user", "parts": self.parts(m)}
-            for m in conversation(messages)
-        ]
+        tools = offered_tools(config)
+        history = turns(messages, self.provider if tools else None)
+        contents: list[dict[str, Any]] = []
+        for turn in history:
+            content = self.content(turn)
+            if contents and contents[-1]["role"] == content["role"]:
+                contents[-1]["parts"] += content["parts"]
+            else:
+                contents.append(content)
         generation: dict[str, Any] = {}
         if self.model.startswith(THINKING_MODELS):
             generation["thinking_config"] = {"include_thoughts": True}
         system = self.system_text(messages)
         if system:
             generation["system_instruction"] = system
+        if tools:
+            declarations = [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters_json_schema": t.parameters,
+                }
+                for t in tools
+            ]
+            generation["tools"] = [{"function_declarations": declarations}]
         generation |= self.options(config, CONFIG_NAMES)
         return {"model": self.model, "contents": contents, "config": generation}
+
+    def content(self, turn: Turn) -> dict[str, Any]:
+        """One neutral turn as a ``Content`` (the caller joins consecutive ones of a role)."""
+        if isinstance(turn, UserTurn):
+            return {"role": "user", "parts": self.parts(turn.message)}
+        if isinstance(turn, AssistantTurn):
+            parts: list[Any] = [{"text": turn.text}] if turn.text else []
+            for count, call in enumerate(turn.calls):
+                function_call: dict[str, Any] = {"name": call.name, "args": call.arguments}
+                if not call.id.startswith(LOCAL_ID_PREFIX):
+                    function_call["id"] = call.id
+                part: dict[str, Any] = {"function_call": function_call}
+                signature = SIGNATURES.get(call.id)
+                if signature is None and count == 0 and self.model.startswith(SIGNED_CALL_MODELS):
+                    signature = SKIP_SIGNATURE
+                if signature is not None:
+                    part["thought_signature"] = signature
+                parts.append(part)
+            return {"role": "model", "parts": parts}
+        assert isinstance(turn, ResultsTurn)
+        responses = []
+        for outcome in turn.outcomes:
+            response: dict[str, Any] = {
+                "name": outcome.call.name,
+                "response": {"error" if outcome.is_error else "output": outcome.text},
+            }
+            if not outcome.call.id.startswith(LOCAL_ID_PREFIX):
+                response["id"] = outcome.call.id
+            responses.append({"function_response": response})
+        return {"role": "user", "parts": responses}
 
     def parts(self, message: Message) -> list[Any]:
         from google.genai import types
@@ -107,15 +168,29 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
             for part in content.parts:
                 if part.text:
                     yield Reasoning(part.text) if part.thought else part.text
+                elif part.function_call is not None:
+                    yield self.call(part.function_call, part.thought_signature)
         reason = candidate.finish_reason
         if reason is not None:
             name = getattr(reason, "value", str(reason))
             if name not in ("STOP", "MAX_TOKENS"):
+                why = TOOL_STOPS.get(name)
                 raise ProviderError(
-                    f"Google Gemini stopped the reply ({name})", provider=self.provider
+                    f"Google Gemini stopped the reply ({name}{': ' + why if why else ''})",
+                    provider=self.provider,
                 )
             state.finish = "length" if name == "MAX_TOKENS" else "stop"
             state.complete = True
+
+    def call(self, function_call: Any, signature: bytes | None) -> CallTool:
+        """A whole ``functionCall`` part as a ``CallTool`` (Gemini sends ``args`` parsed)."""
+        call_id = function_call.id or f"{LOCAL_ID_PREFIX}{uuid.uuid4().hex[:16]}"
+        if signature:
+            SIGNATURES.keep(call_id, signature)
+        arguments = function_call.args
+        if arguments is None:
+            arguments = {}
+        return CallTool(function_call.name or "", arguments, id=call_id, provider=self.provider)
 
 
 def google(

@@ -12,10 +12,12 @@ import struct
 import zlib
 from typing import Any
 
-from .script import Script
+from .script import Script, ScriptCall
 from .server import Plan
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
+SIGNATURE = "QmVkcm9ja1NpZ25lZFJlYXNvbmluZw=="
+"""The signature closing a reasoning block (Claude on Bedrock signs its reasoning)."""
 
 
 def frame(headers: dict[str, str], payload: bytes) -> bytes:
@@ -50,6 +52,22 @@ def exception(kind: str, message: str) -> bytes:
     return frame(headers, json.dumps({"message": message}).encode())
 
 
+def tool_use(index: int, call: ScriptCall) -> list[bytes]:
+    """A ``toolUse`` block: id and name in its start event, the input JSON in pieces."""
+    start = {"toolUse": {"toolUseId": call.id, "name": call.name}}
+    return [
+        event("contentBlockStart", {"start": start, "contentBlockIndex": index}),
+        *(
+            event(
+                "contentBlockDelta",
+                {"delta": {"toolUse": {"input": piece}}, "contentBlockIndex": index},
+            )
+            for piece in call.argument_pieces()
+        ),
+        event("contentBlockStop", {"contentBlockIndex": index}),
+    ]
+
+
 class BedrockWire:
     def stream(self, script: Script) -> Plan:
         chunks = [event("messageStart", {"role": "assistant"})]
@@ -60,6 +78,10 @@ class BedrockWire:
             )
             for text in script.reasoning
         ]
+        if script.reasoning:
+            signature = {"reasoningContent": {"signature": SIGNATURE}}
+            chunks.append(event("contentBlockDelta", {"delta": signature, "contentBlockIndex": 0}))
+            chunks.append(event("contentBlockStop", {"contentBlockIndex": 0}))
         index = 1 if script.reasoning else 0
         for count, text in enumerate([*script.content, None]):
             if count == script.error_after:
@@ -73,8 +95,13 @@ class BedrockWire:
                     )
                 )
         chunks.append(event("contentBlockStop", {"contentBlockIndex": index}))
+        for call in script.tool_calls:
+            index += 1
+            chunks += tool_use(index, call)
         if script.final:
             stop_reason = "max_tokens" if script.finish == "length" else "end_turn"
+            if script.tool_calls:
+                stop_reason = "tool_use"
             chunks.append(event("messageStop", {"stopReason": stop_reason}))
             usage = {
                 "inputTokens": script.input_tokens,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from .script import ERROR_BODIES, Script
+from .script import ERROR_BODIES, Script, ScriptCall
 from .server import Plan
 
 
@@ -235,7 +235,10 @@ class OpenAIResponsesWire:
 
 
 class AnthropicWire:
-    """``/v1/messages`` with ``stream=True``: every event has its ``event:`` line."""
+    """``/v1/messages`` with ``stream=True``: every event has its ``event:`` line; a thinking
+    block ends with its ``signature_delta``."""
+
+    SIGNATURE = "RXVTaWduZWRUaGlua2luZw=="
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         return sse({"type": kind, **fields}, event=kind)
@@ -253,6 +256,22 @@ class AnthropicWire:
             ),
         ]
 
+    def _tool_use(self, index: int, call: ScriptCall) -> list[bytes]:
+        """A ``tool_use`` block: its id and name at the start, the input JSON in pieces."""
+        block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+        return [
+            self._event("content_block_start", index=index, content_block=block),
+            *(
+                self._event(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "input_json_delta", "partial_json": piece},
+                )
+                for piece in call.argument_pieces()
+            ),
+            self._event("content_block_stop", index=index),
+        ]
+
     def stream(self, script: Script) -> Plan:
         message = {
             "id": "msg_fake",
@@ -268,6 +287,8 @@ class AnthropicWire:
         index = 0
         if script.reasoning:
             chunks += self._block(0, "thinking", script.reasoning)
+            signature = {"type": "signature_delta", "signature": self.SIGNATURE}
+            chunks.append(self._event("content_block_delta", index=0, delta=signature))
             chunks.append(self._event("content_block_stop", index=0))
             index = 1
         text_chunks = self._block(index, "text", script.content)
@@ -276,8 +297,15 @@ class AnthropicWire:
                 "error", error={"type": "overloaded_error", "message": script.error_message}
             )
             return Plan(chunks + text_chunks[: script.error_after + 1] + [error])
-        chunks += text_chunks + [self._event("content_block_stop", index=index)]
+        if script.content or not script.tool_calls:
+            chunks += text_chunks + [self._event("content_block_stop", index=index)]
+            index += 1
+        for call in script.tool_calls:
+            chunks += self._tool_use(index, call)
+            index += 1
         stop_reason = "max_tokens" if script.finish == "length" else "end_turn"
+        if script.tool_calls:
+            stop_reason = "tool_use"
         chunks.append(
             self._event(
                 "message_delta",
@@ -296,13 +324,15 @@ class AnthropicWire:
 
 
 class GoogleWire:
-    """``:streamGenerateContent?alt=sse``: each event a GenerateContentResponse."""
+    """``:streamGenerateContent?alt=sse``: each event a GenerateContentResponse. Tool calls
+    come whole, as ``functionCall`` parts of the last event (the first with the thought
+    signature Gemini attaches); a call's ``id`` is sent only when the script gives one."""
 
-    def _chunk(self, part: dict[str, Any] | None, script: Script, last: bool = False) -> bytes:
-        candidate: dict[str, Any] = {
-            "content": {"parts": [part] if part else [], "role": "model"},
-            "index": 0,
-        }
+    SIGNATURE = "c2lnbmF0dXJlLW9mLXRoZS1jYWxs"
+    """The base64 ``thoughtSignature`` the fake attaches to the first call part."""
+
+    def _chunk(self, parts: list[dict[str, Any]], script: Script, last: bool = False) -> bytes:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if last:
             candidate["finishReason"] = "MAX_TOKENS" if script.finish == "length" else "STOP"
         usage = {"promptTokenCount": script.input_tokens}
@@ -319,15 +349,29 @@ class GoogleWire:
         }
         return f"data: {json.dumps(body)}\r\n\r\n".encode()
 
+    def _call_parts(self, calls: list[ScriptCall]) -> list[dict[str, Any]]:
+        parts = []
+        for count, call in enumerate(calls):
+            function_call = {"name": call.name, "args": json.loads(call.arguments)}
+            if call.id:
+                function_call["id"] = call.id
+            part: dict[str, Any] = {"functionCall": function_call}
+            if count == 0:
+                part["thoughtSignature"] = self.SIGNATURE
+            parts.append(part)
+        return parts
+
     def stream(self, script: Script) -> Plan:
-        chunks = [self._chunk({"text": text, "thought": True}, script) for text in script.reasoning]
+        chunks = [
+            self._chunk([{"text": text, "thought": True}], script) for text in script.reasoning
+        ]
         for count, text in enumerate(script.content):
             if count == script.error_after:
                 error = {"error": {"code": 500, "message": script.error_message}}
                 return Plan(chunks + [f"data: {json.dumps(error)}\r\n\r\n".encode()])
-            chunks.append(self._chunk({"text": text}, script))
+            chunks.append(self._chunk([{"text": text}], script))
         if script.final:
-            chunks.append(self._chunk(None, script, last=True))
+            chunks.append(self._chunk(self._call_parts(script.tool_calls), script, last=True))
         return Plan(chunks)
 
     def http_error(self, status: int, message: str) -> Plan:
