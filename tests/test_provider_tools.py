@@ -189,8 +189,12 @@ def tool_case(request: pytest.FixtureRequest) -> ProviderCase:
 
 @pytest.fixture
 def tool_model(tool_case: ProviderCase, fake: FakeServer, store: CredentialStore) -> Any:
+    """The model with its SDK client made (the SDK imported) before any test waits: a
+    first import of a large SDK on a loaded machine can outlast the waits."""
     store.set(tool_case.store_id, tool_case.stored(fake.url))
-    return tool_case.model(fake.url)
+    model = tool_case.model(fake.url)
+    model.client()
+    return model
 
 
 def history(request: RecordedRequest, native: Native) -> list[dict[str, Any]]:
@@ -287,6 +291,8 @@ def test_calls_of_another_provider_and_calls_with_tools_off_go_as_text(
 def test_arguments_that_are_not_json_are_an_error_the_model_is_told(
     tool_case: ProviderCase, tool_model: Any, fake: FakeServer
 ) -> None:
+    if tool_case.id == "google":
+        pytest.skip("Gemini sends a call's arguments parsed, never as JSON text")
     native = NATIVE[tool_case.id]
     broken = ScriptCall("double", '{"n": 2', id="call_B1")
     fake.plan(

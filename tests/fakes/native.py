@@ -5,10 +5,13 @@ requests the real SDKs sent with these."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jupyter_deltachat.types import ToolInfo
+
+from .sse_wires import GoogleWire
 
 
 @dataclass(frozen=True)
@@ -128,10 +131,152 @@ class ResponsesNative:
         ]
 
 
+class AnthropicNative:
+    """Anthropic Messages: ``tool_use`` blocks in the assistant turn, ``tool_result``
+    blocks in a user turn."""
+
+    history_key = "messages"
+
+    def tools(self, infos: list[ToolInfo]) -> Any:
+        return [
+            {"name": info.name, "description": info.description, "input_schema": info.parameters}
+            for info in infos
+        ]
+
+    def tool_definitions(self, body: dict[str, Any]) -> Any:
+        return body.get("tools")
+
+    def user(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": text}]
+
+    def assistant(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "assistant", "content": text}]
+
+    def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
+        blocks = [{"type": "text", "text": text}] if text else []
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": json.loads(c.arguments)}
+            for c in calls
+        ]
+        return [{"role": "assistant", "content": blocks}]
+
+    def results(self, results: list[Returned]) -> list[dict[str, Any]]:
+        blocks = [
+            {"type": "tool_result", "tool_use_id": r.id, "content": r.text}
+            | ({"is_error": True} if r.is_error else {})
+            for r in results
+        ]
+        return [{"role": "user", "content": blocks}]
+
+
+class GoogleNative:
+    """Gemini ``generateContent``: ``functionCall`` parts in a ``model`` turn (the first
+    with the thought signature Gemini gave it: the fake gives ``GoogleWire.SIGNATURE``),
+    ``functionResponse`` parts (``output`` or ``error``) in a ``user`` turn. google-genai
+    sends each declaration as given, so ``parameters_json_schema`` keeps its snake case
+    (the API takes either spelling)."""
+
+    history_key = "contents"
+
+    def tools(self, infos: list[ToolInfo]) -> Any:
+        declarations = [
+            {
+                "name": info.name,
+                "description": info.description,
+                "parameters_json_schema": info.parameters,
+            }
+            for info in infos
+        ]
+        return [{"functionDeclarations": declarations}]
+
+    def tool_definitions(self, body: dict[str, Any]) -> Any:
+        return body.get("tools")
+
+    def user(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "parts": [{"text": text}]}]
+
+    def assistant(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "model", "parts": [{"text": text}]}]
+
+    def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = [{"text": text}] if text else []
+        for count, c in enumerate(calls):
+            call = {"id": c.id, "name": c.name, "args": json.loads(c.arguments)}
+            signature = {"thoughtSignature": GoogleWire.SIGNATURE} if count == 0 else {}
+            parts.append({"functionCall": call} | signature)
+        return [{"role": "model", "parts": parts}]
+
+    def results(self, results: list[Returned]) -> list[dict[str, Any]]:
+        parts = [
+            {
+                "functionResponse": {
+                    "id": r.id,
+                    "name": r.name,
+                    "response": {"error" if r.is_error else "output": r.text},
+                }
+            }
+            for r in results
+        ]
+        return [{"role": "user", "parts": parts}]
+
+
+class BedrockNative:
+    """Bedrock Converse: ``toolUse`` blocks in the assistant message, ``toolResult`` blocks
+    (``status`` success or error) in a user message; tools under ``toolConfig``."""
+
+    history_key = "messages"
+
+    def tools(self, infos: list[ToolInfo]) -> Any:
+        specs = [
+            {
+                "toolSpec": {
+                    "name": info.name,
+                    "description": info.description,
+                    "inputSchema": {"json": info.parameters},
+                }
+            }
+            for info in infos
+        ]
+        return {"tools": specs}
+
+    def tool_definitions(self, body: dict[str, Any]) -> Any:
+        return body.get("toolConfig")
+
+    def user(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [{"text": text}]}]
+
+    def assistant(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "assistant", "content": [{"text": text}]}]
+
+    def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = [{"text": text}] if text else []
+        blocks += [
+            {"toolUse": {"toolUseId": c.id, "name": c.name, "input": json.loads(c.arguments)}}
+            for c in calls
+        ]
+        return [{"role": "assistant", "content": blocks}]
+
+    def results(self, results: list[Returned]) -> list[dict[str, Any]]:
+        blocks = [
+            {
+                "toolResult": {
+                    "toolUseId": r.id,
+                    "content": [{"text": r.text}],
+                    "status": "error" if r.is_error else "success",
+                }
+            }
+            for r in results
+        ]
+        return [{"role": "user", "content": blocks}]
+
+
 NATIVE: dict[str, Native] = {
     "openai": ResponsesNative(),
     "openai_chat": ChatCompletionsNative(),
     "groq": ChatCompletionsNative(),
     "ollama": ChatCompletionsNative(),
+    "anthropic": AnthropicNative(),
+    "google": GoogleNative(),
+    "bedrock": BedrockNative(),
 }
 """By ``ProviderCase.id``: the providers with native tool calling."""
