@@ -172,6 +172,10 @@ class PendingCalls:
     def __init__(self) -> None:
         self._calls: dict[int, PendingCall] = {}
 
+    def __contains__(self, index: int) -> bool:
+        """Whether a call is streaming at ``index`` (Anthropic's and Bedrock's block stops)."""
+        return index in self._calls
+
     def starts_new(self, index: int, call_id: str | None) -> bool:
         """Whether a piece begins a call: an index not seen yet, or a different id at a
         seen one (servers that number every call 0)."""
