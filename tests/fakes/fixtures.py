@@ -24,7 +24,8 @@ from .server import FakeServer, Plan
 __all__ = ["case", "fake", "model", "store"]
 """The fixtures; a test module takes them with ``from fakes.fixtures import *``."""
 
-WAIT = 10.0
+WAIT = 30.0
+"""Seconds a test waits for an event: generous, since two cores serve many test runs."""
 SDK_ENV = {
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
@@ -143,9 +144,11 @@ class EngineRun:
     def wait_for_call(self, status: str) -> ToolCall:
         """The first call update with ``status`` (waiting for it)."""
         with self.frame_arrived:
-            assert self.frame_arrived.wait_for(
+            if not self.frame_arrived.wait_for(
                 lambda: any(c.status == status for c in self.updates), WAIT
-            ), self.updates
+            ):
+                self.reply.stop()
+                raise AssertionError(f"no call became {status}: {self.updates}")
             return next(c for c in self.updates if c.status == status)
 
     def text(self) -> str:
@@ -156,5 +159,7 @@ class EngineRun:
             assert self.frame_arrived.wait_for(lambda: self.text() == text, WAIT), self.text()
 
     def wait(self) -> Reply:
-        assert self.done.wait(WAIT), "the reply never finished"
+        if not self.done.wait(WAIT):
+            self.reply.stop()  # so it sends nothing to a later test's server on a reused port
+            raise AssertionError("the reply never finished")
         return self.reply
