@@ -56,8 +56,10 @@ class ToolCallCard(widgets.VBox):
         self.call: ToolCall | None = None
         self.output = widgets.Output()
         self.run_button = widgets.Button(description="Run", tooltip="Run tool", icon="play")
+        self.run_button.layout.width = "auto"
         self.run_button.button_style = "primary"
         self.deny_button = widgets.Button(description="Deny", tooltip="Deny tool", icon="ban")
+        self.deny_button.layout.width = "auto"
         self.always_button = widgets.Button(
             description="Always in this chat",
             tooltip="Always allow tool",
@@ -66,7 +68,10 @@ class ToolCallCard(widgets.VBox):
         decisions = ((self.run_button, "allow"), (self.deny_button, "deny"))
         for button, decision in (*decisions, (self.always_button, "allow_chat")):
             button.on_click(lambda _b, d=decision: self._decide(d))
-        self.buttons = widgets.HBox([self.run_button, self.deny_button, self.always_button])
+        self.buttons = widgets.HBox(
+            [self.run_button, self.deny_button, self.always_button],
+            layout=widgets.Layout(margin="2px 0 14px 0"),  # apart from the input row below
+        )
         super().__init__([self.output, self.buttons])
 
     def show(self, call: ToolCall) -> None:
