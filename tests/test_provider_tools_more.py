@@ -96,6 +96,18 @@ def test_a_denied_call_goes_back_as_an_error_result_beside_a_done_one(
     ]
 
 
+@cases("anthropic", "bedrock")
+def test_only_whitespace_before_a_call_is_no_text_block(
+    model: Any, fake: FakeServer, case: ProviderCase
+):
+    """Both APIs refuse a text block that is blank."""
+    earlier = Message("assistant", "\n\n4.", tool_calls=[stored_call("toolu_1", 2, 2, case.id)])
+    fake.plan(case.wire.stream(Script()))
+    assert drain(model, [Message("user", "Double 2"), earlier], TOOLS_ON)[1] is None
+    [step] = NATIVE[case.id].step("", [Sent("toolu_1", "double", '{"n": 2}')])
+    assert history(fake.requests[0], case)[1] == step
+
+
 @cases("google")
 def test_a_gemini_error_result_goes_back_under_error(
     model: Any, fake: FakeServer, case: ProviderCase

@@ -65,7 +65,7 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
             if not turn.calls:
                 return {"role": "assistant", "content": turn.text}
             blocks: list[dict[str, Any]] = list(SIGNED_THINKING.get(turn.calls[0].id) or [])
-            if turn.text:
+            if turn.text.strip():  # the API refuses a blank text block
                 blocks.append({"type": "text", "text": turn.text})
             blocks += [
                 {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}

@@ -119,7 +119,7 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
         if isinstance(turn, AssistantTurn):
             signed = SIGNED_REASONING.get(turn.calls[0].id) if turn.calls else None
             blocks: list[dict[str, Any]] = list(signed or [])
-            if turn.text:
+            if turn.text.strip():  # Converse refuses a blank text block
                 blocks.append({"text": turn.text})
             blocks += [
                 {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
