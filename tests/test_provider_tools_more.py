@@ -257,16 +257,17 @@ def test_gemini_calls_without_an_id_go_back_without_one_with_their_signature(
 def test_a_gemini_3_call_whose_signature_this_kernel_never_saw_gets_google_s_stand_in(
     case: ProviderCase, fake: FakeServer, store: CredentialStore
 ):
-    """A chat from before a kernel restart: Gemini 3 refuses its calls without a signature,
-    so the first call of each step carries Google's documented stand-in; 2.5 needs none."""
+    """A chat from before a kernel restart: Gemini 3 and later refuse its calls without a
+    signature, so the first call of each step carries Google's documented stand-in; 2.5
+    needs none, nor do other models (Gemma)."""
     store.set(case.store_id, case.stored(fake.url))
     earlier = Message(
         "assistant",
         "Sure. 4 and 6.",
         tool_calls=[stored_call("c-1", 2, 5, "google"), stored_call("c-2", 3, 5, "google")],
     )
-    fake.plan(case.wire.stream(Script()), case.wire.stream(Script()))
-    for name in ("gemini-3-pro-fake", "gemini-2.5-flash"):
+    fake.plan(*(case.wire.stream(Script()) for _ in range(4)))
+    for name in ("gemini-3-pro-fake", "gemini-2.5-flash", "models/gemini-4-fake", "gemma-3"):
         chat_model = google(name, base_url=fake.url, max_retries=0)
         assert drain(chat_model, [earlier], TOOLS_ON)[1] is None
     signatures = [
@@ -274,4 +275,5 @@ def test_a_gemini_3_call_whose_signature_this_kernel_never_saw_gets_google_s_sta
         for request in fake.requests
     ]
     stand_in = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="  # skip_thought_signature_validator
-    assert signatures == [[None, stand_in, None], [None, None, None]]
+    unsigned = [None, None, None]
+    assert signatures == [[None, stand_in, None], unsigned, [None, stand_in, None], unsigned]

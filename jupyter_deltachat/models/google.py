@@ -36,8 +36,9 @@ TOOL_STOPS = {
     "MISSING_THOUGHT_SIGNATURE": "a tool call sent back lacked its thought signature",
 }
 """What the finish reasons about tool calls mean (the SDK keeps no message with them)."""
-SIGNED_CALL_MODELS = ("gemini-3",)
-"""Models that refuse a replayed call without its thought signature."""
+UNSIGNED_CALL_MODELS = ("gemini-1", "gemini-2")
+"""Gemini models that take a replayed call without its thought signature; Gemini 3 and
+later refuse one."""
 SKIP_SIGNATURE = b"skip_thought_signature_validator"
 """Google's documented stand-in for a signature that is not known (another kernel's call)."""
 LOCAL_ID_PREFIX = "gemini-local-"
@@ -116,7 +117,7 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
                     function_call["id"] = call.id
                 part: dict[str, Any] = {"function_call": function_call}
                 signature = SIGNATURES.get(call.id)
-                if signature is None and count == 0 and self.model.startswith(SIGNED_CALL_MODELS):
+                if signature is None and count == 0 and self.needs_signatures():
                     signature = SKIP_SIGNATURE
                 if signature is not None:
                     part["thought_signature"] = signature
@@ -133,6 +134,10 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
                 response["id"] = outcome.call.id
             responses.append({"function_response": response})
         return {"role": "user", "parts": responses}
+
+    def needs_signatures(self) -> bool:
+        name = self.model.removeprefix("models/")
+        return name.startswith("gemini-") and not name.startswith(UNSIGNED_CALL_MODELS)
 
     def parts(self, message: Message) -> list[Any]:
         from google.genai import types
@@ -187,9 +192,7 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
         call_id = function_call.id or f"{LOCAL_ID_PREFIX}{uuid.uuid4().hex[:16]}"
         if signature:
             SIGNATURES.keep(call_id, signature)
-        arguments = function_call.args
-        if arguments is None:
-            arguments = {}
+        arguments = function_call.args or {}
         return CallTool(function_call.name or "", arguments, id=call_id, provider=self.provider)
 
 
