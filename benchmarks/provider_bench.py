@@ -11,7 +11,8 @@ Then, per provider with native tool calling, what a tool step adds on top of the
 own time: a reply whose model calls a tool (approval ``never``, returning at once) and is
 called again with its result — two requests in one reply — against two plain replies of
 the same short text, in the same run on the same fake. Medians of ``--tool-runs``.
-Run: ``python benchmarks/provider_bench.py [--deltas 10000] [--repeat 3] [--tool-runs 40]``.
+Run: ``python benchmarks/provider_bench.py [--deltas 10000] [--repeat 3] [--tool-runs 40]
+[--only-tools]``.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def main() -> None:
     parser.add_argument("--deltas", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tool-runs", type=int, default=40)
+    parser.add_argument("--only-tools", action="store_true", help="only the tool step table")
     args = parser.parse_args()
     for name in list(os.environ):
         if name in SDK_ENV or name.startswith("AWS_"):
@@ -188,6 +190,9 @@ def main() -> None:
         f"{'provider':<12} {'sdk ms':>8} {'sdk deltas/s':>13} {'model ms':>9} {'engine ms':>10} "
         f"{'model +us/delta':>16} {'engine +us/delta':>17} {'frames':>7}"
     )
+    if args.only_tools:
+        tool_table(store, args.tool_runs)
+        return
     print(f"{args.deltas} deltas per reply, best of {args.repeat}")
     print(header)
     print("-" * len(header))

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from ..context.block import with_context
 from ..errors import (
     AuthError,
     BadRequestError,
@@ -444,15 +443,6 @@ class StainlessSdkModel(ProviderModel):
 
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         return (getattr(importlib.import_module(self.sdk.package), self.base_error),)
-
-
-def conversation(messages: list[Message]) -> list[Message]:
-    """The user and assistant turns worth sending (an empty failed reply is left out), each
-    user turn with its context block first (``context.block``)."""
-    turns = [
-        m for m in messages if m.role != "system" and (m.content or m.attachments or m.context)
-    ]
-    return [with_context(m) for m in turns]
 
 
 def http_status(exc: BaseException) -> int | None:
