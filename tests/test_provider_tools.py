@@ -330,3 +330,16 @@ def test_calls_of_servers_that_number_them_0_or_not_at_all_stay_apart(
         ("call_Z1", {"n": 1}, "2"),
         ("call_Z2", {"n": 2}, "4"),
     ]
+
+
+def test_a_tool_message_answers_only_the_step_right_before_it() -> None:
+    """Servers that number their calls ``call_0`` in every reply reuse ids across turns:
+    a result belongs to the call of the step it follows, not to an earlier one."""
+    earlier = Message("assistant", "", tool_calls=[call("call_0", 0, "4")])
+    step = Message("assistant", "", tool_calls=[call("call_0", 0, None, status="running")])
+    answer = ToolMessage(content="6", tool_call_id="call_0", name="double")
+    result = turns([earlier, Message("user", "And 3?"), step, answer], "openai")
+    assert [turn.outcomes[0].text for turn in result if isinstance(turn, ResultsTurn)] == [
+        "4",
+        "6",
+    ]

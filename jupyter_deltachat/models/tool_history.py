@@ -70,23 +70,36 @@ def turns(messages: list[Message], provider: str | None) -> list[Turn]:
 
     System messages are left out (each API takes them apart); so is an empty failed reply.
     """
-    answers = {
-        m.tool_call_id: m.content for m in messages if isinstance(m, ToolMessage) and m.tool_call_id
-    }
-    answered = {call.id for m in messages if m.role == "assistant" for call in m.tool_calls}
     result: list[Turn] = []
-    for message in messages:
+    consumed: set[int] = set()  # indexes of tool messages an assistant message took
+    for index, message in enumerate(messages):
         if message.role == "assistant":
             if message.tool_calls:
+                answers = _answers(messages, index, consumed)
                 result += _expand(message, provider, answers)
             elif message.content:
                 result.append(AssistantTurn(message.content))
         elif message.role == "user":
             if message.content or message.attachments or message.context:
                 result.append(UserTurn(with_context(message)))
-        elif message.role == "tool" and getattr(message, "tool_call_id", None) not in answered:
+        elif message.role == "tool" and index not in consumed:
             result.append(UserTurn(Message("user", f"[tool result]\n{message.content}")))
     return result
+
+
+def _answers(messages: list[Message], index: int, consumed: set[int]) -> dict[str, str]:
+    """The results the tool messages right after ``messages[index]`` give its calls (a
+    step inside a reply), by call id; the ones answering its calls are marked consumed."""
+    ids = {call.id for call in messages[index].tool_calls}
+    answers: dict[str, str] = {}
+    for later in range(index + 1, len(messages)):
+        message = messages[later]
+        if message.role != "tool":
+            break
+        if isinstance(message, ToolMessage) and message.tool_call_id in ids:
+            answers[message.tool_call_id] = message.content
+            consumed.add(later)
+    return answers
 
 
 def _expand(message: Message, provider: str | None, answers: dict[str, str]) -> list[Turn]:
