@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kernel_client import KernelHarness
+from kernel_client import CommClient, KernelHarness
 
 QUESTION = "Run this code? [y]es / [n]o / [a]lways: "
 CODE = "print(x * 2)\nx + 1"
+ALLOW = {"decision": "allow"}
 
 SETUP = """
 %load_ext jupyter_deltachat
@@ -214,3 +215,41 @@ def test_figures_of_a_call_are_image_outputs_after_its_card(kernel: KernelHarnes
     assert set(shown[1]) == {"image/png", "text/plain"}
     assert shown[1]["image/png"].startswith("iVBORw0KGgo")  # a PNG, base64
     assert len(shown) == 2  # the model said nothing after the call
+
+
+def test_a_call_approved_in_the_panel_while_the_cell_asks_runs_once(
+    kernel: KernelHarness,
+) -> None:
+    client = CommClient(kernel, subshell_id=kernel.create_subshell())  # as the panel does
+    client.open()
+    try:
+        check_panel_approval(kernel, client)
+    finally:
+        client.close()
+
+
+def check_panel_approval(kernel: KernelHarness, client: CommClient) -> None:
+    def approve_in_the_panel_then_answer(prompt: str) -> str:
+        call = client.next("tool")["call"]
+        assert call["status"] == "awaiting_approval"
+        client.send({"type": "approve", "chat_id": "p1", "call_id": call["id"]} | ALLOW)
+        while client.next("tool")["call"]["status"] != "done":
+            pass
+        return "y"
+
+    outputs = kernel.outputs(
+        "%chat -m analyst --chat p1 --tools go", answer=approve_in_the_panel_then_answer
+    )
+    assert markdown(outputs) == ["Let me compute. ", card("done", "8\n5"), "Result: 8\n5"]
+    assert kernel.evaluate(
+        "[c.status for c in dc.kernel.SERVICE.history('p1')[-1].tool_calls]"
+    ) == ("['done']")
+
+
+def test_plain_text_cards_with_format_text(kernel: KernelHarness) -> None:
+    outputs = kernel.outputs("%chat -m analyst --chat t1 -f text --tools --yes go")
+    assert final(outputs) == [
+        {"text/plain": "Let me compute. "},
+        {"text/plain": "[tool python] done\n    print(x * 2)\n    x + 1\nresult:\n    8\n    5"},
+        {"text/plain": "Result: 8\n5"},
+    ]

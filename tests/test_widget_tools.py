@@ -173,3 +173,17 @@ except Exception as exc:
     assert kernel.evaluate("refused") == repr(
         "BadRequestError: unknown tool 'nope'; known: python, list_variables, inspect_variable"
     )
+
+
+def test_a_disabled_chat_shows_the_buttons_locked(kernel: KernelHarness) -> None:
+    kernel.execute("locked = dc.Chat(analyst, tools='all', disabled=True)")
+    ask(kernel, "locked")
+    states = "[b.disabled for b in card.buttons.children]"
+    assert kernel.evaluate(states) == "[True, True, True]"
+    click(kernel, "card.run_button")
+    kernel.execute("locked.disabled = False")
+    assert kernel.evaluate("locked.value[-1].role") == "'user'"  # the click did nothing
+    assert kernel.evaluate(states) == "[False, False, False]"
+    click(kernel, "card.run_button")
+    kernel.execute("assert done.wait(20)")
+    assert shown(kernel, "card.output") == card("done", "8\n5")

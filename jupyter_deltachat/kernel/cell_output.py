@@ -109,18 +109,23 @@ def visible(text: str) -> str:
     return _HIDING.sub(lambda match: repr(match.group())[1:-1], text)
 
 
+def _is_code(call: ToolCall) -> bool:
+    """A ``python`` call with just its code: shown as that code, not as JSON."""
+    code = call.arguments.get("code")
+    return call.name == "python" and set(call.arguments) == {"code"} and isinstance(code, str)
+
+
 def call_arguments(call: ToolCall) -> str:
     """What a call will run, exactly: a ``python`` call's code, else its arguments as JSON."""
-    code = call.arguments.get("code")
-    if call.name == "python" and set(call.arguments) == {"code"} and isinstance(code, str):
-        return visible(code)
+    if _is_code(call):
+        return visible(call.arguments["code"])
     return visible(json.dumps(call.arguments, ensure_ascii=False))
 
 
 def approval_question(call: ToolCall, again: bool = False) -> str:
     """The input prompt asking about ``call``: exactly what will run, then the question
     (``again``: the question alone)."""
-    is_code = call.name == "python" and set(call.arguments) == {"code"}
+    is_code = _is_code(call)
     question = f"Run this {'code' if is_code else 'call'}? [y]es / [n]o / [a]lways: "
     if again:
         return question
@@ -140,8 +145,7 @@ def tool_card(call: ToolCall, text_format: str, note: str = "") -> str:
     """A call as a compact block: name, the exact code or arguments, status, the result
     (cut for the page; the model got up to 16,000 code points) and a ``note``."""
     status = STATUS_WORDS.get(call.status, call.status)
-    is_code = call.name == "python" and set(call.arguments) == {"code"}
-    language = "python" if is_code else "json"
+    language = "python" if _is_code(call) else "json"
     arguments = call_arguments(call)
     result = _shown_result(call.result) if call.result else ""
     if call.truncated:

@@ -447,8 +447,12 @@ class ChatMagics(Magics):
         try:
             while outcome.finish_reason is None:
                 if asking:
-                    show()
-                    self._decide(chat_id, asking.pop(0), approve_all, view.notes)
+                    while not events.empty():  # decided or stopped elsewhere meanwhile?
+                        take(0)
+                    call = asking.pop(0)
+                    if calls[call.id].status == "awaiting_approval":
+                        show()
+                        self._decide(chat_id, call, approve_all, view.notes)
                     continue
                 due = last_update + UPDATE_INTERVAL - time.monotonic()
                 if version > shown and due <= 0:

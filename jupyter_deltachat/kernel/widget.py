@@ -51,9 +51,10 @@ class ToolCallCard(widgets.VBox):
     """One tool call in the widget: its card and, while it awaits approval, the buttons
     Run, Deny and Always in this chat (``decide(call_id, decision)`` sends the choice)."""
 
-    def __init__(self, decide: Callable[[str, str], None]) -> None:
+    def __init__(self, decide: Callable[[str, str], None], locked: bool = False) -> None:
         self.decide = decide
         self.call: ToolCall | None = None
+        self._locked = locked
         self.output = widgets.Output()
         self.run_button = widgets.Button(description="Run", tooltip="Run tool", icon="play")
         self.run_button.layout.width = "auto"
@@ -74,16 +75,27 @@ class ToolCallCard(widgets.VBox):
         )
         super().__init__([self.output, self.buttons])
 
+    @property
+    def locked(self) -> bool:
+        """The chat is ``disabled``: the buttons show but cannot be clicked."""
+        return self._locked
+
+    @locked.setter
+    def locked(self, locked: bool) -> None:
+        self._locked = locked
+        if self.call is not None:
+            self.show(self.call)
+
     def show(self, call: ToolCall) -> None:
         self.call = call
         _show(self.output, bundle(tool_card(call, "markdown"), "markdown"))
         asking = call.status == "awaiting_approval"
         self.buttons.layout.display = None if asking else "none"
         for button in self.buttons.children:
-            button.disabled = not asking
+            button.disabled = self._locked or not asking
 
     def _decide(self, decision: str) -> None:
-        if self.call is None or self.call.status != "awaiting_approval":
+        if self._locked or self.call is None or self.call.status != "awaiting_approval":
             return
         for button in self.buttons.children:
             button.disabled = True  # until the call's next status: one decision per call
@@ -237,6 +249,10 @@ class Chat(widgets.VBox):
         self.clear_button.disabled = self.disabled
         for button in self.prompt_buttons:
             button.disabled = self.disabled or streaming
+        for pieces in self._pieces.values():
+            for _, piece in pieces:
+                if isinstance(piece, ToolCallCard):
+                    piece.locked = self.disabled
         self.suggestions.layout.display = "none" if self._rows_with_content() else None
 
     def _rows_with_content(self) -> bool:
@@ -390,4 +406,6 @@ class Chat(widgets.VBox):
             row.children = (row.children[0], *(widget for _, widget in pieces))
 
     def _piece(self, block: ReplyBlock) -> widgets.Widget:
-        return ToolCallCard(self._decide) if block.call is not None else widgets.Output()
+        if block.call is None:
+            return widgets.Output()
+        return ToolCallCard(self._decide, locked=self.disabled)
