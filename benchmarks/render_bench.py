@@ -1,11 +1,16 @@
 """Render cost of the chat panel in headless Chromium (issue 5 §7). Not a test.
 
 Streams a ~200 KB Markdown reply (headings, lists, 50 code blocks, formulas) from a model
-registered in a real kernel into the real panel, at 100 deltas/s and at full speed, once
-with the incremental renderer and once with a naive whole-message re-render per frame,
-and prints main-thread busy time (Chrome's TaskDuration), long tasks (> 50 ms) and frames.
+registered in a real kernel into the real panel, at 100 deltas/s and at full speed, with
+each renderer in the same run: `incremental` (math typeset once in view, the rest in idle
+time after the reply), `eager` (the session-2 design: each finished block typeset at once)
+and `naive` (the whole message re-rendered per frame). Prints, per case, the main thread's
+busy share while the reply streams (Chrome's TaskDuration), how long after the stream's end
+the reply was rendered (`data-rendered`) and all its math typeset (no `data-math-pending`),
+the busy seconds after the end, long tasks (> 50 ms, until all is typeset) and frames, and
+the load average, since the machine may be shared.
 
-    python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0]
+    python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0] [--modes ...]
 
 ``--paced-seconds N`` stops the paced stream after N seconds (0: the whole 200 KB).
 """
@@ -13,6 +18,7 @@ and prints main-thread busy time (Chrome's TaskDuration), long tasks (> 50 ms) a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -42,9 +48,29 @@ def bench(messages, config):
                 time.sleep(delay)
         yield _doc[i:i + int(size)]
 """
-FINISHED = "[data-role='assistant']:not([data-streaming])[data-finish-reason][data-rendered='true']"
+REPLY = "[data-role='assistant']"
+STREAM_ENDED = f"{REPLY}:not([data-streaming])[data-finish-reason]"
+FINISHED = f"{STREAM_ENDED}[data-rendered='true']"
+SETTLED = f"{FINISHED} .jp-DeltaChat-markdown:not([data-math-pending])"
+MODES = ("incremental", "eager", "naive")
 PROBE = """() => {
-  window.__bench = { longTasks: [], frames: 0, running: true };
+  window.__bench = { longTasks: [], frames: 0, running: true, at: {} };
+  const at = window.__bench.at;
+  const note = () => {
+    const reply = document.querySelector("[data-role='assistant']");
+    if (!reply) return;
+    const markdown = reply.querySelector('.jp-DeltaChat-markdown');
+    const now = performance.now();
+    if (!at.streamEnd && !reply.dataset.streaming && reply.dataset.finishReason) at.streamEnd = now;
+    if (!at.rendered && at.streamEnd && reply.dataset.rendered === 'true') at.rendered = now;
+    if (!at.settled && at.rendered && markdown && markdown.dataset.mathPending === undefined) {
+      at.settled = now;
+    }
+  };
+  new MutationObserver(note).observe(document.body, {
+    subtree: true, attributes: true,
+    attributeFilter: ['data-streaming', 'data-rendered', 'data-math-pending']
+  });
   new PerformanceObserver(list => {
     for (const entry of list.getEntries()) window.__bench.longTasks.push(entry.duration);
   }).observe({ type: 'longtask' });
@@ -88,11 +114,11 @@ def markdown_document() -> str:
     return "".join(parts)
 
 
-def wait_rendered(page) -> None:
+def wait_for(page, selector: str) -> None:
     """Poll 4 times a second: playwright's own wait_for polls on every animation frame and
     would add its selector queries to the main-thread time being measured."""
     page.wait_for_function(
-        f"() => !!document.querySelector({FINISHED!r})", polling=250, timeout=600_000
+        f"() => !!document.querySelector({selector!r})", polling=250, timeout=600_000
     )
 
 
@@ -117,8 +143,10 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
         page.evaluate(PROBE)
         busy0, wall0 = cdp_task_seconds(cdp), time.perf_counter()
         send(page, f"{rate} {delta_chars} {limit}", model="bench")
-        wait_rendered(page)
+        wait_for(page, STREAM_ENDED)
         busy1, wall1 = cdp_task_seconds(cdp), time.perf_counter()
+        wait_for(page, SETTLED)
+        busy2 = cdp_task_seconds(cdp)
         result = page.evaluate("() => { window.__bench.running = false; return window.__bench; }")
         length = page.evaluate(
             "() => document.querySelector('[data-role=assistant] .jp-DeltaChat-markdown')"
@@ -128,11 +156,15 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
         context.close()
     wall = wall1 - wall0
     long_tasks = result["longTasks"]
+    at = result["at"]
     return {
         "mode": mode,
         "rate": "full speed" if not rate else f"{rate:g} deltas/s",
         "wall_s": wall,
         "busy_pct": 100 * (busy1 - busy0) / wall,
+        "rendered_s": (at["rendered"] - at["streamEnd"]) / 1000,
+        "settled_s": (at["settled"] - at["streamEnd"]) / 1000,
+        "busy_after_s": busy2 - busy1,
         "long_tasks": len(long_tasks),
         "longest_ms": max(long_tasks, default=0.0),
         "frames": result["frames"],
@@ -145,10 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delta-chars", type=int, default=40)
     parser.add_argument("--paced-seconds", type=float, default=0.0)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     doc = markdown_document()
+    load_before = " ".join(f"{load:.2f}" for load in os.getloadavg())
     with tempfile.TemporaryDirectory() as base:
         server = start_lab(Path(base))
         (server.root / "bench.md").write_text(doc)
@@ -157,7 +191,7 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for rate, limit in ((100.0, args.paced_seconds), (0.0, 0.0)):
-                    for mode in ("incremental", "naive"):
+                    for mode in args.modes:
                         rows.append(run_case(browser, server, mode, rate, args.delta_chars, limit))
                         print(f"  done: {mode} at {rows[-1]['rate']}", file=sys.stderr)
                 browser.close()
@@ -165,19 +199,21 @@ def main() -> None:
             stop_lab(server)
     print(
         f"\n{len(doc.encode()) / 1000:.0f} KB Markdown, {CODE_BLOCKS} code blocks, "
-        f"{args.delta_chars}-char deltas ({len(doc) // args.delta_chars} deltas)\n"
+        f"{args.delta_chars}-char deltas ({len(doc) // args.delta_chars} deltas); "
+        f"load average {load_before} before, {os.getloadavg()[0]:.2f} after\n"
     )
     header = (
-        f"| {'renderer':<11} | {'rate':<13} | {'wall s':>6} | {'main thread busy':>16} "
-        f"| {'long tasks >50ms':>16} | {'longest ms':>10} | {'frames':>6} | {'fps':>5} |"
+        f"| {'renderer':<11} | {'rate':<13} | {'stream s':>8} | {'busy streaming':>14} "
+        f"| {'end→rendered s':>14} | {'end→all math s':>14} | {'busy after s':>12} "
+        f"| {'long tasks >50ms':>16} | {'longest ms':>10} | {'fps':>5} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(c) + 2) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         print(
-            f"| {r['mode']:<11} | {r['rate']:<13} | {r['wall_s']:6.1f} | {r['busy_pct']:15.1f}% "
-            f"| {r['long_tasks']:16d} | {r['longest_ms']:10.0f} | {r['frames']:6d} "
-            f"| {r['fps']:5.1f} |"
+            f"| {r['mode']:<11} | {r['rate']:<13} | {r['wall_s']:8.1f} | {r['busy_pct']:13.1f}% "
+            f"| {r['rendered_s']:14.2f} | {r['settled_s']:14.2f} | {r['busy_after_s']:12.2f} "
+            f"| {r['long_tasks']:16d} | {r['longest_ms']:10.0f} | {r['fps']:5.1f} |"
         )
 
 

@@ -448,10 +448,11 @@ export class ChatPanel extends Widget {
   private _regenerate: HTMLButtonElement;
 }
 
-/** `naive` (whole-message re-render per frame) exists only for benchmarks/render_bench.py. */
+/** `naive` and `eager` exist only for benchmarks/render_bench.py. */
 function renderMode(): RenderMode {
   try {
-    return localStorage.getItem(RENDER_MODE_KEY) === 'naive' ? 'naive' : 'incremental';
+    const mode = localStorage.getItem(RENDER_MODE_KEY);
+    return mode === 'naive' || mode === 'eager' ? mode : 'incremental';
   } catch {
     return 'incremental';
   }

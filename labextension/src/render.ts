@@ -5,12 +5,23 @@ import { BlockSplitter, codeBlocks, escapeRawHtml } from './blocks';
 const MARKDOWN = 'text/markdown';
 /** Finished blocks rendered together into one kept element, up to about this many characters. */
 const CHUNK_CHARS = 2000;
-/** Main-thread time one step may spend on finished blocks before letting the browser paint. */
-const STEP_BUDGET_MS = 12;
+/**
+ * Main-thread time one step may spend on finished blocks before letting the browser paint.
+ * Each step costs a style, layout and paint pass besides (in a trace of a full-speed 200 KB
+ * reply, those passes took about three times the steps' 12 ms), so a backlog is worked off
+ * in fewer, fuller steps, still well under a long task (50 ms) with the frame's own passes.
+ */
+const STEP_BUDGET_MS = 24;
 /** Least time between two renders of the growing tail, unless the settings say otherwise. */
 export const DEFAULT_TAIL_INTERVAL_MS = 100;
 
-export type RenderMode = 'incremental' | 'naive';
+/**
+ * `incremental` typesets a finished block's math once it is on screen (the rest when the
+ * reply has ended and the browser is idle); `eager` typesets each finished block's math at
+ * once, on screen or not (the session-2 design, kept for the render benchmark); `naive`
+ * re-renders the whole text each time (the benchmark's baseline).
+ */
+export type RenderMode = 'incremental' | 'eager' | 'naive';
 
 /** Called once per rendered block with the source text of each code block in it, in order. */
 export type Decorate = (node: HTMLElement, code: string[]) => void;
@@ -25,7 +36,7 @@ export type Decorate = (node: HTMLElement, code: string[]) => void;
  * `tailIntervalMs`, inside an animation frame, never two steps in flight. A backlog of
  * finished blocks (a fast stream, a reload) is worked off within a time budget per frame,
  * so no task grows long.
- * `naive` re-renders the whole text each time and exists for the render benchmark.
+ * Math in finished blocks is typeset on screen first, one element per task (`MathQueue`).
  */
 export class MarkdownStream {
   constructor(
@@ -38,6 +49,11 @@ export class MarkdownStream {
     this.node = document.createElement('div');
     this.node.className = 'jp-DeltaChat-markdown';
     this.node.addEventListener('click', event => this._loadImage(event));
+    this._math = new MathQueue(this._rendermime.latexTypesetter, this.node, () => {
+      if (!this._busy && !this._frame && !this._timer && !this._pendingWork()) {
+        this._flushIdle();
+      }
+    });
     this._tail = this._newRenderer();
     this.node.appendChild(this._tail.node);
   }
@@ -54,9 +70,12 @@ export class MarkdownStream {
     return this._renders;
   }
 
-  /** Resolves when everything set so far is on screen. */
+  /**
+   * Resolves when everything set so far is on screen: every block rendered, the math of
+   * those in view typeset (math further off screen follows in idle time: `settled`).
+   */
   idle(): Promise<void> {
-    if (!this._busy && !this._pendingWork()) {
+    if (!this._busy && !this._pendingWork() && !this._math.visiblePending) {
       return Promise.resolve();
     }
     return new Promise(resolve => this._idleWaiters.push(resolve));
@@ -69,6 +88,7 @@ export class MarkdownStream {
     }
     this._final = true;
     this._shownTail = null;
+    this._math.background = true;
     this._schedule();
   }
 
@@ -95,12 +115,14 @@ export class MarkdownStream {
   dispose(): void {
     this._disposed = true;
     this._cancel();
+    this._math.dispose();
     this._tail.dispose?.();
     this._flushIdle();
   }
 
   private _restart(): void {
     this._cancel();
+    this._math.clear();
     this.node.textContent = '';
     this._splitter = new BlockSplitter();
     this._stableEnd = 0;
@@ -190,7 +212,7 @@ export class MarkdownStream {
     }
     if (this._pendingWork()) {
       this._schedule();
-    } else {
+    } else if (!this._math.visiblePending) {
       this._flushIdle();
     }
   }
@@ -221,7 +243,10 @@ export class MarkdownStream {
     await this._render(this._tail, text, this._final);
   }
 
-  /** Math in a still-growing tail is typeset only once the stream has ended (it is costly). */
+  /**
+   * Math in a still-growing tail is typeset only once the stream has ended (it is costly);
+   * a finished block's math goes to the queue, unless the mode typesets it at once.
+   */
   private async _render(
     renderer: IRenderMime.IRenderer,
     text: string,
@@ -233,11 +258,14 @@ export class MarkdownStream {
     if (!text) {
       return;
     }
-    if (typeset) {
+    if (typeset && (renderer === this._tail || this.mode !== 'incremental')) {
       // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
       await this._rendermime.latexTypesetter?.typeset(renderer.node);
     }
     this._decorate(renderer.node, codeBlocks(text));
+    if (typeset && renderer !== this._tail && this.mode === 'incremental') {
+      this._math.add(renderer.node, text);
+    }
   }
 
   /** A click on a held image's button: this message may now load that image, and does. */
@@ -274,6 +302,7 @@ export class MarkdownStream {
   }
 
   private readonly _rendermime: IRenderMimeRegistry;
+  private readonly _math: MathQueue;
   /** Remote images the user chose to load in this message (its later renders keep them). */
   private readonly _loadedImages = new Set<string>();
   private _text = '';
@@ -290,6 +319,167 @@ export class MarkdownStream {
   private _disposed = false;
   private _final = false;
   private _idleWaiters: Array<() => void> = [];
+}
+
+/** Text that may hold math for JupyterLab's typesetter: every delimiter has a `$` or a backslash. */
+const MATH_CANDIDATE = /[$\\]/;
+/** Longest wait for an idle moment before typesetting math out of view anyway. */
+const IDLE_TIMEOUT_MS = 1000;
+
+/**
+ * Typesets the math of finished blocks a block at a time, each in its own task so input and
+ * painting go between: blocks in view first (an IntersectionObserver reports them), the
+ * others once `background` is set (the reply ended) and the browser is idle. Typesetting is
+ * most of a reply's render cost, and each call lays out the page (MathJax measures the font
+ * around the math), so math out of view waits while the reply streams; a call per block,
+ * not per paragraph, since that layout is paid per call. The root carries
+ * `data-math-pending` while any math waits.
+ */
+class MathQueue {
+  constructor(
+    private readonly _typesetter: IRenderMime.ILatexTypesetter | null,
+    private readonly _root: HTMLElement,
+    private readonly _onVisibleDone: () => void
+  ) {
+    this._observer = new IntersectionObserver(entries => this._seen(entries));
+  }
+
+  /** Whether math in view (or not yet known to be out of view) still waits. */
+  get visiblePending(): boolean {
+    return this._unseen.size > 0 || this._visible.size > 0 || this._currentVisible;
+  }
+
+  /** The reply ended: typeset the math out of view too, in idle time. */
+  set background(value: boolean) {
+    this._background = value;
+    void this._pump();
+  }
+
+  /** Queue the math of a finished block (in the document), if its text may hold any. */
+  add(block: HTMLElement, text: string): void {
+    if (!this._typesetter || !MATH_CANDIDATE.test(text)) {
+      return;
+    }
+    this._waiting.add(block);
+    this._unseen.add(block);
+    this._observer.observe(block);
+    this._mark();
+  }
+
+  /** Forget all waiting math (the text restarted). */
+  clear(): void {
+    this._observer.disconnect();
+    this._waiting.clear();
+    this._unseen.clear();
+    this._visible.clear();
+    this._mark();
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    this.clear();
+  }
+
+  private _seen(entries: IntersectionObserverEntry[]): void {
+    for (const entry of entries) {
+      const element = entry.target as HTMLElement;
+      this._unseen.delete(element);
+      if (entry.isIntersecting && this._waiting.has(element)) {
+        this._visible.add(element);
+      } else {
+        this._visible.delete(element);
+      }
+    }
+    if (this._running) {
+      return;
+    }
+    if (this.visiblePending) {
+      void this._pump();
+    } else {
+      this._onVisibleDone();
+      void this._pump();
+    }
+  }
+
+  private async _pump(): Promise<void> {
+    if (this._running || this._disposed || !this._typesetter) {
+      return;
+    }
+    this._running = true;
+    try {
+      for (;;) {
+        let next = first(this._visible);
+        if (!next) {
+          if (!this._background || !this._waiting.size || this._unseen.size) {
+            break;
+          }
+          await idleMoment();
+          next = first(this._visible) ?? first(this._waiting);
+          if (!next || this._disposed) {
+            break;
+          }
+        }
+        this._currentVisible = this._visible.has(next);
+        this._visible.delete(next);
+        this._waiting.delete(next);
+        this._unseen.delete(next);
+        this._observer.unobserve(next);
+        if (next.isConnected) {
+          await this._typesetter.typeset(next);
+        }
+        this._currentVisible = false;
+        this._mark();
+        if (!this.visiblePending) {
+          this._onVisibleDone();
+        }
+        await nextTask();
+        if (this._disposed) {
+          break;
+        }
+      }
+    } finally {
+      this._running = false;
+      this._currentVisible = false;
+    }
+  }
+
+  private _mark(): void {
+    const pending = this._waiting.size > 0;
+    if (pending !== (this._root.dataset.mathPending !== undefined)) {
+      if (pending) {
+        this._root.dataset.mathPending = '';
+      } else {
+        delete this._root.dataset.mathPending;
+      }
+    }
+  }
+
+  private readonly _observer: IntersectionObserver;
+  /** Elements whose math is not typeset yet, in document order. */
+  private readonly _waiting = new Set<HTMLElement>();
+  /** Waiting elements the observer has not reported on yet. */
+  private readonly _unseen = new Set<HTMLElement>();
+  /** Waiting elements in view. */
+  private readonly _visible = new Set<HTMLElement>();
+  private _background = false;
+  private _running = false;
+  private _currentVisible = false;
+  private _disposed = false;
+}
+
+function first<T>(items: Set<T>): T | undefined {
+  return items.values().next().value;
+}
+
+/** Resolves in a new task, so input and painting may go first. */
+function nextTask(): Promise<void> {
+  return new Promise(resolve => window.setTimeout(resolve, 0));
+}
+
+function idleMoment(): Promise<void> {
+  return new Promise(resolve =>
+    window.requestIdleCallback(() => resolve(), { timeout: IDLE_TIMEOUT_MS })
+  );
 }
 
 /** Largest `data:` image a reply may show without a click (characters of its URL). */

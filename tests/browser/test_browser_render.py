@@ -1,4 +1,8 @@
-"""Incremental rendering ends exactly where a one-shot render of the whole reply does."""
+"""Incremental rendering ends exactly where a one-shot render of the whole reply does.
+
+The reply streams in pieces of 1, 2, 3, 5, 7, 11 and 13 characters in turn, so its blocks,
+fences, table rows, list markers and math delimiters are cut at many different places.
+"""
 
 from __future__ import annotations
 
@@ -39,10 +43,23 @@ def square(x):
 ```
 
 > a quote with $\alpha$
+>
+> > a nested quote, `code` and $\delta$
+> >
+> > - a list in it
+
+- a tight list
+  - nested, with $y_1$
+- back out
+
+~~~
+a tilde fence with \alpha and <b>raw</b>
+~~~
 
 | a | b |
 |---|---|
-| 1 | 2 |
+| 1 | $z$ |
+| `x < y` | **2** |
 
 ## Second heading
 
@@ -58,14 +75,19 @@ plain code, no language
 """
 
 STREAMING_MODEL = """
-import time, jupyter_deltachat as dc
+import itertools, time, jupyter_deltachat as dc
 _doc = open("render_check.md", encoding="utf-8").read()
 @dc.register("doc")
 def doc(messages):
-    for i in range(0, len(_doc), 6):
-        yield _doc[i:i + 6]
-        time.sleep(0.02)
+    i = 0
+    for size in itertools.cycle((1, 2, 3, 5, 7, 11, 13)):
+        if i >= len(_doc):
+            return
+        yield _doc[i:i + size]
+        i += size
+        time.sleep(0.01)
 """
+MATH_SETTLED = ".jp-DeltaChat-markdown:not([data-math-pending])"
 
 
 def test_incremental_render_equals_a_one_shot_render(page, lab_server):
@@ -76,14 +98,16 @@ def test_incremental_render_equals_a_one_shot_render(page, lab_server):
     send(page, "go", model="doc")
     wait_streaming(page)
     reply = wait_finished(page)
+    reply.locator(MATH_SETTLED).wait_for()
     assert kernel_content(page) == DOC
     incremental = rendered_html(reply)
     assert reply.locator(".jp-DeltaChat-block").count() > 3, "rendered in kept blocks"
-    assert reply.locator("ul").count() == 1, "a loose list split into blocks is still one list"
-    assert reply.locator("ul > li").count() == 3
+    assert reply.locator(".jp-DeltaChat-block > ul").count() == 2, "a loose list stays one"
+    assert reply.locator(".jp-DeltaChat-block > ul > li").count() == 5
     assert reply.locator("ol > li").count() == 2
-    assert reply.locator("mjx-container").count() == 6, "all math typeset, tail included"
-    assert reply.locator(".jp-DeltaChat-code").count() == 3
+    assert reply.locator("blockquote blockquote li").count() == 1
+    assert reply.locator("mjx-container").count() == 9, "all math typeset, tail included"
+    assert reply.locator(".jp-DeltaChat-code").count() == 4
     assert "$" not in reply.locator(".jp-DeltaChat-markdown").inner_text()
 
     # The same message, reloaded and rendered in one go (the benchmark's naive renderer:
@@ -92,6 +116,7 @@ def test_incremental_render_equals_a_one_shot_render(page, lab_server):
     open_lab(page, lab_server, query="")
     panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=".ipynb").wait_for()
     one_shot_reply = wait_finished(page)
+    one_shot_reply.locator(MATH_SETTLED).wait_for()
     assert one_shot_reply.locator(".jp-DeltaChat-block").count() == 1
     one_shot = rendered_html(one_shot_reply)
     assert len(incremental) == len(one_shot)
