@@ -56,14 +56,15 @@ def wait_streaming(page: Any) -> Any:
 
 
 def wait_finished(page: Any, count: int | None = None) -> Any:
-    """The last assistant message once it has finished and its rendering caught up."""
+    """The last assistant message once it has finished, its rendering caught up and all its
+    math is typeset (math out of view is typeset in idle time after `data-rendered`)."""
     messages = assistant_messages(page)
     if count is not None:
         messages.nth(count - 1).wait_for(timeout=STREAM_TIMEOUT)
     last = messages.last
     panel(page).locator(
         "[data-role='assistant']:last-child:not([data-streaming])[data-finish-reason]"
-        "[data-rendered='true']"
+        "[data-rendered='true'] .jp-DeltaChat-markdown:not([data-math-pending])"
     ).wait_for(timeout=STREAM_TIMEOUT)
     return last
 
