@@ -245,6 +245,7 @@ class Reply:
         self.allowed_tools = allowed_tools if allowed_tools is not None else set()
         self.tool_calls: list[ToolCall] = []
         self._step_calls: list[ToolCall] = []
+        self._earlier_ids = {call.id for m in messages for call in m.tool_calls}
         self._argument_errors: dict[str, str] = {}  # call id -> why its arguments were unreadable
         self._awaiting: dict[str, tuple[threading.Event, list[str]]] = {}
 
@@ -405,11 +406,12 @@ class Reply:
         """Note a call the model made; it runs when the model's step has ended.
 
         A provider's own call id becomes the call's id (so its result goes back under it)
-        unless it is unusable or already taken in this reply.
+        unless it is unusable or already taken in this chat (some servers number the calls
+        of every reply from ``call_0``).
         """
         if not isinstance(item.name, str) or not isinstance(item.arguments, dict):
             raise ModelError("CallTool needs a tool name (str) and arguments (dict)")
-        taken = {c.id for c in self.tool_calls} | {c.id for c in self._step_calls}
+        taken = self._earlier_ids | {c.id for c in [*self.tool_calls, *self._step_calls]}
         usable = isinstance(item.id, str) and _CALL_ID.fullmatch(item.id) and item.id not in taken
         call = ToolCall(
             id=item.id if usable else new_id("call"),  # type: ignore[arg-type]

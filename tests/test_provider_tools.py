@@ -343,3 +343,15 @@ def test_a_tool_message_answers_only_the_step_right_before_it() -> None:
         "4",
         "6",
     ]
+
+
+def test_a_provider_id_used_earlier_in_the_chat_is_replaced_by_a_fresh_one() -> None:
+    earlier = Message("assistant", "", tool_calls=[call("call_0", 0, "4")])
+
+    def model(messages: list[Message], config: ModelConfig) -> Any:
+        if messages[-1].role != "tool":
+            yield CallTool("double", {"n": 3}, id="call_0", provider="openai")
+
+    run = EngineRun(model, [Message("user", "2?"), earlier, Message("user", "3?")], [DOUBLE])
+    [again] = run.wait().tool_calls
+    assert again.id.startswith("call-") and again.result == "6"
