@@ -89,6 +89,23 @@ export class ChatState {
         this._changed.emit({ kind: 'updated', message });
         return true;
       }
+      case 'tool': {
+        if (this._resyncing) {
+          return true;
+        }
+        const message = this._find(event.message_id);
+        if (!message) {
+          return this._outOfStep();
+        }
+        const calls = message.tool_calls ?? [];
+        const index = calls.findIndex(call => call.id === event.call.id);
+        message.tool_calls =
+          index >= 0
+            ? calls.map((call, i) => (i === index ? event.call : call))
+            : [...calls, event.call];
+        this._changed.emit({ kind: 'updated', message });
+        return true;
+      }
       case 'error': {
         const message = event.message_id ? this._find(event.message_id) : null;
         if (message) {

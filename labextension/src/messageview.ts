@@ -4,13 +4,16 @@ import { addBelowIcon, copyIcon, editIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
 import { contextItemsView } from './context';
 import { button, iconButton } from './dom';
+import { Decision } from './protocol';
 import { MarkdownStream, RenderMode } from './render';
+import { ReplyParts } from './toolcards';
 
 /** What a message view needs from the panel around it. */
 export interface IMessageActions {
   retry(message: IChatMessage): void;
   insertCode(code: string): void;
   replaceCode(code: string): void;
+  approve(callId: string, decision: Decision): void;
 }
 
 /**
@@ -60,16 +63,19 @@ export class MessageView {
     this._ending.hidden = true;
 
     if (message.role === 'assistant') {
-      this._body = new MarkdownStream(
-        rendermime,
-        (node, code) => this._decorateCode(node, code),
-        mode,
-        minIntervalMs
-      );
+      const newStream = () =>
+        new MarkdownStream(
+          rendermime,
+          (node, code) => this._decorateCode(node, code),
+          mode,
+          minIntervalMs
+        );
+      this._body = newStream();
+      this._parts = new ReplyParts(this._body, newStream, this._actions);
       this.node.append(
         header,
         this._reasoning,
-        this._body.node,
+        this._parts.node,
         this._ending,
         this._error
       );
@@ -119,13 +125,9 @@ export class MessageView {
     if (message.reasoning) {
       setText(this._reasoningText, message.reasoning);
     }
-    if (this._body) {
-      const body = this._body;
-      if (appended !== undefined) {
-        body.append(appended);
-      } else {
-        body.setText(message.content);
-      }
+    if (this._parts) {
+      const body = this._parts;
+      body.update(message, appended);
       if (message.streaming) {
         setData(this.node, 'rendered', 'false');
       } else {
@@ -146,7 +148,7 @@ export class MessageView {
   }
 
   dispose(): void {
-    this._body?.dispose();
+    this._parts?.dispose();
     this.node.remove();
   }
 
@@ -215,6 +217,8 @@ export class MessageView {
   private _error: HTMLElement;
   private _ending: HTMLElement;
   private _body: MarkdownStream | null = null;
+  /** The reply's text segments and tool cards (`_body` is the first segment). */
+  private _parts: ReplyParts | null = null;
   private _plain: HTMLElement | null = null;
 }
 

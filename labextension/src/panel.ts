@@ -14,6 +14,7 @@ import {
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
+import { AgentToggle } from './toolcards';
 import { ContextComposer, ERROR_PROMPTS, ErrorAction, hasError } from './context';
 import { iconButton, styledSelect, textButton } from './dom';
 import { plainWords } from './messageview';
@@ -79,7 +80,14 @@ export class ChatPanel extends Widget {
       {
         retry: () => this.regenerate(),
         insertCode: code => this._options.insertCode(code),
-        replaceCode: code => this._options.replaceCode(code)
+        replaceCode: code => this._options.replaceCode(code),
+        approve: (callId, decision) =>
+          this._connection?.send({
+            type: 'approve',
+            chat_id: this._chatId,
+            call_id: callId,
+            decision
+          })
       },
       renderMode()
     );
@@ -111,6 +119,7 @@ export class ChatPanel extends Widget {
     const actions = div('jp-DeltaChat-actions');
     actions.append(
       styledSelect('Model', this._modelPicker),
+      this._agent.node,
       this._regenerate,
       this._stop,
       this._send
@@ -159,6 +168,7 @@ export class ChatPanel extends Widget {
     connection.statusChanged.connect(() => this._onConnectionStatus(connection));
     connection.received.connect((_, event) => this._onEvent(event));
     this._chats.clear();
+    this._agent.show(kernel.id, this._chatId);
     this._view.show(this._state(this._chatId));
     void connection.connect();
   }
@@ -169,6 +179,7 @@ export class ChatPanel extends Widget {
       this._chatInfos.set(chatId, chatInfo(chatId));
     }
     this._renderChatPicker();
+    this._agent.show(this.kernel?.id ?? '', chatId);
     this._view.show(this._state(chatId));
     this._connection?.send({ type: 'sync', chat_id: chatId });
     this._updateControls();
@@ -216,7 +227,8 @@ export class ChatPanel extends Widget {
       chat_id: this._chatId,
       content,
       ...(model ? { model } : {}),
-      ...(context.length ? { context } : {})
+      ...(context.length ? { context } : {}),
+      ...this._agent.request
     });
     if (sent) {
       this._hideNotice();
@@ -242,7 +254,8 @@ export class ChatPanel extends Widget {
       type: 'regenerate',
       request_id: UUID.uuid4(),
       chat_id: this._chatId,
-      ...(model ? { model } : {})
+      ...(model ? { model } : {}),
+      ...this._agent.request
     });
     this._hideNotice();
   }
@@ -282,7 +295,11 @@ export class ChatPanel extends Widget {
         event.chats.forEach(info => this._chatInfos.set(info.chat_id, info));
         this._renderChatPicker();
         this._setModels(event.models, event.default_model);
+        this._agent.setTools(event.tools ?? []);
         this._connection?.send({ type: 'sync', chat_id: this._chatId });
+        return;
+      case 'tools':
+        this._agent.setTools(event.tools);
         return;
       case 'models':
         this._setModels(event.models, event.default_model);
@@ -446,6 +463,7 @@ export class ChatPanel extends Widget {
   /** The reply Stop was pressed for: the button says "Stopping…" until its `done`. */
   private _stoppingId: string | null = null;
   private _regenerate: HTMLButtonElement;
+  private _agent = new AgentToggle();
 }
 
 /** `naive` and `eager` exist only for benchmarks/render_bench.py. */
