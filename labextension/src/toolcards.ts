@@ -199,7 +199,7 @@ export class ToolCard {
     this._figures = document.createElement('div');
     this._figures.className = 'jp-DeltaChat-toolFigures';
 
-    this.node.append(header, this._arguments, this._decision, this._result, this._figures);
+    this.node.append(header, this._arguments, this._decision, this._figures, this._result);
     this.update(call);
   }
 

@@ -201,3 +201,69 @@ def test_copy_and_insert_take_the_code_blocks_the_reply_shows(page, lab_server, 
             arg=before + 1,
         )
         assert cell_source(cells.nth(1)) == SHOWN_CODE[name][-1], name
+
+
+TOOL_PAYLOAD_MODEL = """
+import base64, jupyter_deltachat as dc
+ORIGIN = {origin!r}
+HTML = ('<img src="' + ORIGIN + '/html.png" onerror="top.__pwned=1">'
+        '<script>top.__pwned=1</script>![md](' + ORIGIN + '/md.png)')
+SVG = base64.b64encode(('<svg xmlns="http://www.w3.org/2000/svg" onload="top.__pwned=1">'
+                        '<image href="' + ORIGIN + '/svg.png"/></svg>').encode()).decode()
+@dc.tool(approval="never")
+def hostile(text: str) -> dc.ToolResult:
+    \"\"\"Returns hostile output.
+
+    Args:
+        text: anything.
+    \"\"\"
+    return dc.ToolResult(HTML + text, outputs=[
+        dc.Attachment(name=HTML, media_type="image/svg+xml", data=SVG),
+        dc.Attachment(name=HTML, media_type="image/png", data='x" onerror="top.__pwned=1'),
+    ])
+@dc.register("tool_payload")
+def tool_payload(messages, config):
+    if messages[-1].role == "tool":
+        yield "checked"
+        return
+    yield dc.CallTool(HTML, {{"x": HTML}})
+    yield dc.CallTool("hostile", {{"text": HTML}})
+    yield dc.CallTool("python", {{"code": "```\\n" + HTML + "\\n```"}})
+"""
+
+
+def test_tool_cards_show_what_the_model_and_the_tool_chose_as_text(page, lab_server, beacon):
+    """A tool call's name, arguments, result and outputs are the model's and the tool's
+    choice: shown as text (a python call's code in a fence nothing can close), no figure but
+    a valid raster image, nothing run or loaded."""
+    beacon.hits.clear()
+    watched = Watched(page, lab_server)
+    open_lab(page, lab_server)
+    origin = beacon.origin
+    html = (
+        f'<img src="{origin}/html.png" onerror="top.__pwned=1">'
+        f"<script>top.__pwned=1</script>![md]({origin}/md.png)"
+    )
+    new_notebook(page)
+    run_cell(page, TOOL_PAYLOAD_MODEL.format(origin=origin))
+    wait_model_listed(page, "tool_payload")
+    panel(page).get_by_role("button", name="Use tools", exact=True).click()
+    send(page, "go", model="tool_payload")
+    cards = panel(page).locator(".jp-DeltaChat-toolCard")
+    python = cards.nth(2)
+    python.and_(page.locator("[data-status='awaiting_approval']")).wait_for()
+    named, hostile = cards.nth(0), cards.nth(1)
+    assert named.get_attribute("data-status") == "error"
+    assert named.locator(".jp-DeltaChat-toolName").text_content() == html
+    assert named.locator(".jp-DeltaChat-toolArguments").text_content() == json.dumps(
+        {"x": html}, indent=2
+    )
+    assert hostile.get_attribute("data-status") == "done"
+    assert hostile.locator(".jp-DeltaChat-toolResult pre").text_content() == html + html
+    assert hostile.locator("img").count() == 0
+    code = python.locator(".jp-DeltaChat-toolCode pre").inner_text().rstrip("\n")
+    assert code == f"```\n{html}\n```"
+    python.get_by_role("button", name="Deny tool", exact=True).click()
+    wait_finished(page)
+    assert panel(page).locator("[onerror], [onload], script").count() == 0
+    watched.assert_nothing_ran_or_loaded(beacon)
