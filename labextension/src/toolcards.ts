@@ -161,7 +161,7 @@ export class ToolCard {
     header.className = 'jp-DeltaChat-toolHeader';
     const name = document.createElement('span');
     name.className = 'jp-DeltaChat-toolName';
-    name.textContent = call.name;
+    name.textContent = visible(call.name);
     this._status = document.createElement('span');
     this._status.className = 'jp-DeltaChat-toolStatus';
     header.append(name, this._status);
@@ -170,13 +170,13 @@ export class ToolCard {
     if (code !== null) {
       this._code = newStream();
       this._code.node.classList.add('jp-DeltaChat-toolCode');
-      this._code.setText(fenced(code, 'python'));
+      this._code.setText(fenced(visible(code), 'python'));
       this._code.finish();
       this._arguments = this._code.node;
     } else {
       const pre = document.createElement('pre');
       pre.className = 'jp-DeltaChat-toolArguments';
-      pre.textContent = JSON.stringify(call.arguments, null, 2);
+      pre.textContent = visible(JSON.stringify(call.arguments, null, 2));
       this._arguments = pre;
     }
 
@@ -346,9 +346,31 @@ function writeFlag(key: string, on: boolean): void {
   }
 }
 
+/** A `python` call's code (its only argument), or null for any other call. */
 function pythonCode(call: IToolCall): string | null {
   const code = call.arguments.code;
-  return call.name === 'python' && typeof code === 'string' ? code : null;
+  const only = Object.keys(call.arguments).length === 1;
+  return call.name === 'python' && only && typeof code === 'string' ? code : null;
+}
+
+/** Characters that could hide or reorder what is shown: controls but newline and tab, DEL
+ * and C1, the bidirectional marks, overrides and isolates ("Trojan Source"). */
+const HIDING = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every hiding character written as its Python escape (`\r`, `\x1b`,
+ * `\u202e`), as `%chat` shows code for approval: what is approved shows all it does.
+ */
+export function visible(text: string): string {
+  return text.replace(HIDING, char => {
+    const code = char.charCodeAt(0);
+    if (char === '\r') {
+      return '\\r';
+    }
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** `code` as one fenced Markdown block that nothing inside it can close. */

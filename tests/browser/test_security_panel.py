@@ -228,13 +228,14 @@ def tool_payload(messages, config):
         return
     yield dc.CallTool(HTML, {{"x": HTML}})
     yield dc.CallTool("hostile", {{"text": HTML}})
-    yield dc.CallTool("python", {{"code": "```\\n" + HTML + "\\n```"}})
+    yield dc.CallTool("python", {{"code": "```\\n" + HTML + "\\n```\\n#\\u202e\\x1b"}})
 """
 
 
 def test_tool_cards_show_what_the_model_and_the_tool_chose_as_text(page, lab_server, beacon):
     """A tool call's name, arguments, result and outputs are the model's and the tool's
-    choice: shown as text (a python call's code in a fence nothing can close), no figure but
+    choice: shown as text (a python call's code in a fence nothing can close, characters
+    that hide or reorder text as escapes), no figure but
     a valid raster image, nothing run or loaded."""
     beacon.hits.clear()
     watched = Watched(page, lab_server)
@@ -262,7 +263,7 @@ def test_tool_cards_show_what_the_model_and_the_tool_chose_as_text(page, lab_ser
     assert hostile.locator(".jp-DeltaChat-toolResult pre").text_content() == html + html
     assert hostile.locator("img").count() == 0
     code = python.locator(".jp-DeltaChat-toolCode pre").inner_text().rstrip("\n")
-    assert code == f"```\n{html}\n```"
+    assert code == f"```\n{html}\n```\n#\\u202e\\x1b"  # what hides, escaped as in %chat
     python.get_by_role("button", name="Deny tool", exact=True).click()
     wait_finished(page)
     assert panel(page).locator("[onerror], [onload], script").count() == 0
