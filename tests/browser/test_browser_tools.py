@@ -41,10 +41,10 @@ def scripted(messages, config):
     if last.content == "which tools?":
         yield "tools: " + (",".join(sorted(t.name for t in config.tools)) or "none")
         return
-    yield "Let me compute 𝑥 first. "
+    yield "Let me compute 𝑥 first:"
     yield dc.CallTool("python", {"code": last.content})
 """
-BEFORE_CARD = "Let me compute 𝑥 first."
+BEFORE_CARD = "Let me compute 𝑥 first:"
 GATED_CODE = "gate.wait(60)\ntotal = 6 * 7\ntotal"
 FIGURE_CODE = (
     "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
@@ -149,7 +149,7 @@ def test_run_shows_the_code_then_the_result_and_the_answer_goes_on_after_the_car
     assert status_word(card) == "Done"
     assert result_text(card) == "42"
     assert segments(reply) == [BEFORE_CARD, "[card python]", "Result was 42."]
-    assert kernel_content(page) == f"{BEFORE_CARD} Result was 42."
+    assert kernel_content(page) == f"{BEFORE_CARD}Result was 42."
 
     # Reload: the cards come back from the snapshot, and the toggle is still on.
     page.goto(lab_server.lab_url(""))
