@@ -75,6 +75,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const cells = notebook.content.widgets.map(cell => cellRef(cell.model.toJSON()));
         return { kind: 'notebook', path: notebook.context.path, cells };
+      },
+      files: {
+        contents: app.serviceManager.contents,
+        open: path => void app.commands.execute('docmanager:open', { path })
       }
     });
     panel.title.label = 'Chat';

@@ -1,4 +1,5 @@
-import { Kernel } from '@jupyterlab/services';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Contents, Kernel } from '@jupyterlab/services';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { UUID } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -11,6 +12,7 @@ import {
   refreshIcon,
   stopIcon
 } from '@jupyterlab/ui-components';
+import { ChatList, exportFolder } from './chatlist';
 import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
@@ -19,7 +21,14 @@ import { ContextComposer, ERROR_PROMPTS, ErrorAction, hasError } from './context
 import { iconButton, styledSelect, textButton } from './dom';
 import { plainWords } from './messageview';
 import { ADD_KEY_PREFIX, fillModelPicker } from './picker';
-import { IChatInfo, IContextRef, IModelInfo, KernelEvent } from './protocol';
+import {
+  ExportFormat,
+  IChatInfo,
+  IContextRef,
+  IExported,
+  IModelInfo,
+  KernelEvent
+} from './protocol';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 import { warmUpRenderer } from './warmup';
 
@@ -42,6 +51,8 @@ export interface IPanelOptions {
   /** The active notebook cell (with outputs) and notebook as context refs, or null. */
   activeCell: () => IContextRef | null;
   notebook: () => IContextRef | null;
+  /** Where exported chats are saved (JupyterLab's contents API) and how they are opened. */
+  files: { contents: Contents.IManager; open: (path: string) => void };
 }
 
 /**
@@ -61,15 +72,21 @@ export class ChatPanel extends Widget {
     this._statusText.className = 'jp-DeltaChat-statusText';
     this._status.append(div('jp-DeltaChat-statusDot'), this._statusText);
 
-    this._chatPicker = document.createElement('select');
-    this._chatPicker.addEventListener('change', () =>
-      this.showChat(this._chatPicker.value)
-    );
+    this._chatList = new ChatList({
+      open: (info, foreign) => this._openChat(info, foreign),
+      rename: (info, title) => this._renameChat(info, title),
+      delete: info => void this._deleteChat(info),
+      exportChat: format => this._exportChat(format),
+      refresh: () => {
+        this._connection?.send({ type: 'list_chats', scope: 'notebook' });
+        this._connection?.send({ type: 'list_chats', scope: 'all' });
+      }
+    });
     const bar = div('jp-DeltaChat-bar jp-Toolbar');
     bar.setAttribute('role', 'toolbar');
     bar.setAttribute('aria-label', 'Chat toolbar');
     bar.append(
-      styledSelect('Chat', this._chatPicker),
+      this._chatList.node,
       iconButton(addIcon, 'New chat', () => this.newChat()),
       iconButton(clearIcon, 'Clear chat', () => this.clear()),
       iconButton(lockIcon, 'API keys', () => this._options.openKeys())
@@ -128,7 +145,6 @@ export class ChatPanel extends Widget {
     composer.append(this._context.node, this._context.completer, this._input, actions);
 
     this.node.append(this._status, bar, this._view.node, this._notice, composer);
-    this._renderChatPicker();
     this._updateControls();
   }
 
@@ -173,15 +189,16 @@ export class ChatPanel extends Widget {
     void connection.connect();
   }
 
-  showChat(chatId: string): void {
+  /** Show a chat of this kernel; `path` names another notebook's chat (opened by `open_chat`,
+   * whose snapshot then fills it). */
+  showChat(chatId: string, path: string | null = null): void {
     this._chatId = chatId;
-    if (!this._chatInfos.has(chatId)) {
-      this._chatInfos.set(chatId, chatInfo(chatId));
-    }
-    this._renderChatPicker();
+    this._chatList.current = { chatId, path };
     this._agent.show(this.kernel?.id ?? '', chatId);
     this._view.show(this._state(chatId));
-    this._connection?.send({ type: 'sync', chat_id: chatId });
+    if (path === null) {
+      this._connection?.send({ type: 'sync', chat_id: chatId });
+    }
     this._updateControls();
   }
 
@@ -265,6 +282,7 @@ export class ChatPanel extends Widget {
   }
 
   dispose(): void {
+    this._chatList.dispose();
     this._connection?.dispose();
     this._view.dispose();
     super.dispose();
@@ -292,8 +310,7 @@ export class ChatPanel extends Widget {
   private _onEvent(event: KernelEvent): void {
     switch (event.type) {
       case 'ready':
-        event.chats.forEach(info => this._chatInfos.set(info.chat_id, info));
-        this._renderChatPicker();
+        this._chatList.setChats('notebook', event.chats);
         this._setModels(event.models, event.default_model);
         this._agent.setTools(event.tools ?? []);
         this._connection?.send({ type: 'sync', chat_id: this._chatId });
@@ -307,6 +324,16 @@ export class ChatPanel extends Widget {
       case 'variables':
         this._context.setVariables(event.variables);
         return;
+      case 'chats':
+        this._chatList.setChats(event.scope, event.chats);
+        return;
+      case 'exported':
+        void this._saveExport(event);
+        return;
+      case 'message':
+        // A new message may title the chat and reorders the list.
+        this._connection?.send({ type: 'list_chats', scope: 'notebook' });
+        break;
       case 'error':
         if (!event.message_id) {
           this._showNotice(plainWords(event.error.code, event.error.message));
@@ -317,10 +344,6 @@ export class ChatPanel extends Widget {
     const chatId = 'chat_id' in event ? event.chat_id : undefined;
     if (!chatId) {
       return;
-    }
-    if (!this._chatInfos.has(chatId)) {
-      this._chatInfos.set(chatId, chatInfo(chatId));
-      this._renderChatPicker();
     }
     const state = this._state(chatId);
     if (!state.apply(event)) {
@@ -413,19 +436,101 @@ export class ChatPanel extends Widget {
     this.node.dataset.streaming = String(streaming);
   }
 
-  private _renderChatPicker(): void {
-    if (!this._chatInfos.has(this._chatId)) {
-      this._chatInfos.set(this._chatId, chatInfo(this._chatId));
+  /** This notebook's chat (`sync`), or another notebook's (`open_chat` with its path). */
+  private _openChat(info: IChatInfo, foreign: boolean): void {
+    if (foreign) {
+      this._connection?.send({
+        type: 'open_chat',
+        chat_id: info.chat_id,
+        ...(info.path !== null ? { path: info.path } : {})
+      });
     }
-    this._chatPicker.replaceChildren(
-      ...[...this._chatInfos.values()].map(info => {
-        const option = document.createElement('option');
-        option.value = info.chat_id;
-        option.textContent = info.title || info.chat_id;
-        return option;
-      })
-    );
-    this._chatPicker.value = this._chatId;
+    this.showChat(info.chat_id, foreign ? info.path : null);
+  }
+
+  private _renameChat(info: IChatInfo, title: string): void {
+    this._connection?.send({
+      type: 'rename_chat',
+      chat_id: info.chat_id,
+      title,
+      ...(info.path !== null ? { path: info.path } : {})
+    });
+    this._connection?.send({ type: 'list_chats', scope: 'all' });
+  }
+
+  /** Delete after a confirmation; the current chat gives way to the newest other one. */
+  private async _deleteChat(info: IChatInfo): Promise<void> {
+    const count = info.message_count;
+    const result = await showDialog({
+      title: 'Delete chat?',
+      body: `"${info.title}" and its ${count} message${count === 1 ? '' : 's'} will be deleted from this kernel and from the chat history. This cannot be undone.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!result.button.accept || !this._connection) {
+      return;
+    }
+    const { chatId, path } = this._chatList.current;
+    if (chatId === info.chat_id && (path === null || path === info.path)) {
+      const next = this._chatList.notebookChats.find(other => other.chat_id !== info.chat_id);
+      if (next) {
+        this.showChat(next.chat_id);
+      } else {
+        this.newChat();
+      }
+    }
+    this._connection.send({
+      type: 'delete_chat',
+      chat_id: info.chat_id,
+      ...(info.path !== null ? { path: info.path } : {})
+    });
+    this._connection.send({ type: 'list_chats', scope: 'all' });
+  }
+
+  private _exportChat(format: ExportFormat): void {
+    const requestId = UUID.uuid4();
+    const { chatId, path } = this._chatList.current;
+    const sent = this._connection?.send({
+      type: 'export',
+      request_id: requestId,
+      chat_id: chatId,
+      format,
+      ...(path !== null ? { path } : {})
+    });
+    if (sent) {
+      this._exports.add(requestId);
+    }
+  }
+
+  /** Save an `exported` file beside the notebook under a name no file has yet, and open it. */
+  private async _saveExport(event: IExported): Promise<void> {
+    if (!this._exports.delete(event.request_id)) {
+      return;
+    }
+    const { contents, open } = this._options.files;
+    const notebookPath = this._chatList.notebookPath ?? this._options.notebook()?.path;
+    const folder = exportFolder(notebookPath ?? null);
+    const dot = event.filename.lastIndexOf('.');
+    const stem = event.filename.slice(0, dot);
+    const suffix = event.filename.slice(dot);
+    try {
+      let path = '';
+      for (let n = 1; ; n++) {
+        const name = n === 1 ? event.filename : `${stem} (${n})${suffix}`;
+        path = folder ? `${folder}/${name}` : name;
+        if (!(await exists(contents, path))) {
+          break;
+        }
+      }
+      await contents.save(
+        path,
+        event.format === 'ipynb'
+          ? { type: 'notebook', format: 'json', content: JSON.parse(event.content) }
+          : { type: 'file', format: 'text', content: event.content }
+      );
+      open(path);
+    } catch (error) {
+      this._showNotice(`The chat could not be saved: ${(error as Error).message}`);
+    }
   }
 
   private _showNotice(text: string): void {
@@ -442,7 +547,7 @@ export class ChatPanel extends Widget {
   private _label = '';
   private _chatId = DEFAULT_CHAT;
   private _chats = new Map<string, ChatState>();
-  private _chatInfos = new Map<string, IChatInfo>();
+  private _exports = new Set<string>();
   private _models: IModelInfo[] = [];
   private _lastModel = '';
   private _settings: IPanelSettings = {
@@ -452,7 +557,7 @@ export class ChatPanel extends Widget {
   };
   private _status: HTMLElement;
   private _statusText: HTMLElement;
-  private _chatPicker: HTMLSelectElement;
+  private _chatList: ChatList;
   private _view: ChatView;
   private _notice: HTMLElement;
   private _modelPicker: HTMLSelectElement;
@@ -482,14 +587,15 @@ function div(className: string): HTMLDivElement {
   return element;
 }
 
-function chatInfo(chatId: string): IChatInfo {
-  return {
-    chat_id: chatId,
-    title: chatId === DEFAULT_CHAT ? 'Default chat' : `New chat ${chatId.slice(5)}`,
-    updated: new Date().toISOString(),
-    message_count: 0,
-    streaming: false,
-    path: null,
-    persisted: false
-  };
+/** Whether a file or folder is at `path` (a 404 says no; any other failure is thrown). */
+async function exists(contents: Contents.IManager, path: string): Promise<boolean> {
+  try {
+    await contents.get(path, { content: false });
+    return true;
+  } catch (error) {
+    if ((error as { response?: Response }).response?.status === 404) {
+      return false;
+    }
+    throw error;
+  }
 }

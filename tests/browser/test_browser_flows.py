@@ -59,27 +59,30 @@ def test_switching_between_chats(page):
     new_notebook(page)
     send(page, "question in the default chat", model="demo")
     wait_finished(page)
-    picker = panel(page).get_by_label("Chat", exact=True)
-    assert picker.input_value() == "default"
+    chat = panel(page).get_by_role("button", name="Chat", exact=True)
+    chat.filter(has_text="question in the default chat").wait_for()
 
     panel(page).get_by_role("button", name="New chat").click()
-    page.wait_for_function(
-        "() => document.querySelector('#jupyter-deltachat-panel select[aria-label=Chat]')"
-        ".value !== 'default'"
-    )
-    new_chat = picker.input_value()
+    chat.filter(has_text="New chat").wait_for()
     assert panel(page).locator("[data-role]").count() == 0
     send(page, "question in the new chat", model="demo")
     wait_finished(page)
-    assert picker.locator("option").count() == 2
+    chat.filter(has_text="question in the new chat").wait_for()
+    chat.click()
+    own = panel(page).get_by_role("region", name="This notebook")
+    rows = own.locator(".jp-DeltaChat-chatRow")
+    own.get_by_role("button", name="Open chat question in the default chat").wait_for()
+    assert rows.count() == 2
+    assert rows.first.get_attribute("aria-current") == "true"  # newest first, current
 
-    picker.select_option("default")
+    own.get_by_role("button", name="Open chat question in the default chat").click()
     users = panel(page).locator("[data-role='user']")
     users.filter(has_text="question in the default chat").wait_for()
     assert users.count() == 1
     assert assistant_messages(page).count() == 1
 
-    picker.select_option(new_chat)
+    chat.click()
+    own.get_by_role("button", name="Open chat question in the new chat").click()
     users.filter(has_text="question in the new chat").wait_for()
     assert users.count() == 1
     assert message_text(page, users.first) == "question in the new chat"
