@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stream_bench  # noqa: E402
 from kernel_client import CommClient, KernelHarness  # noqa: E402
 
-from jupyter_deltachat.history import ChatStore, History  # noqa: E402
+from jupyter_deltachat.history import ChatStore, History, RedactedText  # noqa: E402
 from jupyter_deltachat.kernel.chats import ChatService  # noqa: E402
 from jupyter_deltachat.models.registry import ModelRegistry  # noqa: E402
 from jupyter_deltachat.protocol import Delta  # noqa: E402
+from jupyter_deltachat.redact import redact  # noqa: E402
 from jupyter_deltachat.types import Message  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog. " * 23  # about 1 KB
@@ -89,6 +90,46 @@ def store_costs(directory: Path, quick: bool) -> None:
     )
     history.flush()
     store.close()
+
+
+def checkpoint_redaction(quick: bool) -> None:
+    """What redacting a 1 MB reply (10-character deltas, a Markdown-like text of 80-character
+    lines) costs over its checkpoints, one every 100 KB: before, each checkpoint redacted the
+    whole text so far; now ``RedactedText`` redacts only what came since its settle point.
+    The longest checkpoint is how long the writer thread holds the GIL in one go."""
+    size = 200_000 if quick else 1_000_000
+    line = "A line of a streamed reply, with `code`, words and numbers 12345 6789.\n"
+    text = (line * (size // len(line) + 1))[:size]
+    deltas = [text[i : i + 10] for i in range(0, size, 10)]
+    every = len(deltas) // 10
+
+    def full() -> list[float]:
+        times, parts = [], []
+        for index, delta in enumerate(deltas, 1):
+            parts.append(delta)
+            if index % every == 0:
+                start = time.perf_counter()
+                redact("".join(parts))
+                times.append(time.perf_counter() - start)
+        return times
+
+    def incremental() -> list[float]:
+        times, streamed = [], RedactedText()
+        for index, delta in enumerate(deltas, 1):
+            streamed.append(delta)
+            if index % every == 0:
+                start = time.perf_counter()
+                streamed.redacted()
+                times.append(time.perf_counter() - start)
+        return times
+
+    for name, run in (("before: whole text", full), ("now: incremental", incremental)):
+        times = run()
+        print(
+            f"{f'checkpoint redaction, {size // 1000} KB reply, {name}':<52}"
+            f"{sum(times) * 1e3:>10.3f}{max(times) * 1e3:>10.3f}  ms total / longest"
+            f"  (n={len(times)})"
+        )
 
 
 def restore_costs(directory: Path, quick: bool) -> None:
@@ -198,6 +239,7 @@ def main() -> None:
         directory = Path(temp)
         print(f"{'store (in process)':<52}{'median':>10}{'p95':>10}")
         store_costs(directory, args.quick)
+        checkpoint_redaction(args.quick)
         restore_costs(directory, args.quick)
         if not args.store_only:
             print()

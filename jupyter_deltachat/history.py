@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine import kernel_log
-from .protocol import Delta, Done, Event, MessageAdded, Snapshot, Start
-from .redact import redact
-from .types import Message, now_iso
+from .protocol import Delta, Done, Event, MessageAdded, Snapshot, Start, Tool
+from .redact import redact, secrets_version
+from .types import Message, ToolCall, now_iso
 
 if TYPE_CHECKING:
     from .kernel.chats import ChatService
@@ -101,11 +101,19 @@ class StoredChat:
     messages: list[Message] = field(default_factory=list)
 
 
-def redacted_json(message: Message) -> str:
-    """The message's JSON with ``redact`` applied to every string, text attachments included."""
+def redacted_json(message: Message, *, text_redacted: bool = False) -> str:
+    """The message's JSON with ``redact`` applied to every string, text attachments included.
+
+    ``text_redacted``: ``content`` and ``reasoning`` were redacted already (a checkpoint's
+    ``RedactedText``) and are not scanned again.
+    """
     data = message.to_json()
     attachments = data.pop("attachments", None)
+    texts = {
+        key: data.pop(key) for key in ("content", "reasoning") if text_redacted and key in data
+    }
     data = _redact_strings(data)
+    data.update(texts)
     if attachments:
         data["attachments"] = [_redact_attachment(a) for a in attachments]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -305,15 +313,31 @@ class StoreWriter:
         ).fetchone()
         return int(row[0])
 
-    def put(self, path: str, chat_id: str, message: Message, *, streaming: bool = False) -> None:
-        """Insert or update one message; a new one goes after the chat's last."""
+    def put(
+        self,
+        path: str,
+        chat_id: str,
+        message: Message,
+        *,
+        streaming: bool = False,
+        text_redacted: bool = False,
+    ) -> None:
+        """Insert or update one message; a new one goes after the chat's last.
+
+        ``text_redacted``: as in ``redacted_json`` (a streaming reply's checkpoint)."""
         chat = self.chat_row(path, chat_id, now_iso())
         self.db.execute(
             "INSERT INTO messages (chat, message_id, position, streaming, body) VALUES "
             "(?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat = ?), ?, ?) "
             "ON CONFLICT (chat, message_id) DO UPDATE SET "
             "streaming = excluded.streaming, body = excluded.body",
-            (chat, message.id, chat, int(streaming), redacted_json(message)),
+            (
+                chat,
+                message.id,
+                chat,
+                int(streaming),
+                redacted_json(message, text_redacted=text_redacted),
+            ),
         )
         if message.role == "user":
             title = redact(message.content)
@@ -385,6 +409,73 @@ def _reason(path: Path, exc: BaseException) -> str:
 
 # -- the kernel's writer ------------------------------------------------------------------
 
+_NAMED_SECRET_MARKS = frozenset(":=\"'")  # what joins a secret's name to its value
+_SETTLE_CANDIDATES = 8  # line breaks tried, from the end, when settling
+
+
+class RedactedText:
+    """A streaming text that grows by deltas, redacted as it grows.
+
+    Redacting the whole reply at every checkpoint made each checkpoint cost its full length
+    (a 1 MB reply: about 0.1 s of regex per checkpoint, holding the GIL against the
+    streaming thread). Here the text up to a *settle point* is redacted once and kept; each
+    checkpoint redacts only what came after it. A settle point is a line break that no
+    secret pattern of ``redact`` can reach across: key shapes, bearer tokens and URL
+    passwords never hold white space, and a ``name: value`` pair can span a line break
+    only next to its ``:``/``=`` or a quote, so a line break is a settle point when the
+    last non-blank character before it and the first one after it are none of those (the
+    characters after it must have arrived). Secrets the process remembers are single-line
+    values (keys, URLs). When ``redact`` learns a new secret, everything is redone. So
+    ``redacted()`` always equals ``redact(the whole text)``.
+    """
+
+    def __init__(self) -> None:
+        self._raw: list[str] = []  # the settled part, as it came
+        self._settled: list[str] = []  # the settled part, redacted
+        self._tail: list[str] = []  # deltas after the settle point
+        self._version = secrets_version()
+
+    def append(self, text: str) -> None:
+        self._tail.append(text)
+
+    def __bool__(self) -> bool:
+        return bool(self._raw or any(self._tail))
+
+    def redacted(self) -> str:
+        version = secrets_version()
+        if version != self._version:
+            self._tail[:0] = self._raw
+            self._raw, self._settled, self._version = [], [], version
+        tail = "".join(self._tail)
+        cut = _settle_point(tail)
+        if cut:
+            self._raw.append(tail[:cut])
+            self._settled.append(redact(tail[:cut]))
+            tail = tail[cut:]
+        self._tail = [tail] if tail else []
+        return "".join(self._settled) + redact(tail)
+
+
+def _settle_point(text: str) -> int:
+    """The end of the last line break (of the last few) that no secret spans; 0: none."""
+    end = len(text)
+    for _ in range(_SETTLE_CANDIDATES):
+        newline = text.rfind("\n", 0, end)
+        if newline < 0:
+            return 0
+        before = newline - 1
+        while before >= 0 and text[before].isspace():
+            before -= 1
+        after = newline + 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        joins_after = after == len(text) or text[after] in _NAMED_SECRET_MARKS
+        joins_before = before >= 0 and text[before] in _NAMED_SECRET_MARKS
+        if not joins_after and not joins_before:
+            return newline + 1
+        end = newline
+    return 0
+
 
 @dataclass
 class _Streaming:
@@ -393,8 +484,9 @@ class _Streaming:
     path: str
     chat_id: str
     message: Message
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
+    content: RedactedText = field(default_factory=RedactedText)
+    reasoning: RedactedText = field(default_factory=RedactedText)
+    tool_calls: dict[str, ToolCall] = field(default_factory=dict)
     dirty: bool = True
     written: float = 0.0  # time.monotonic() of the last checkpoint
 
@@ -493,6 +585,8 @@ class History:
                 self._queue.put(("event", (path, event)))
         elif isinstance(event, Done):
             self._queue.put(("done", event))
+        elif isinstance(event, Tool):
+            self._queue.put(("tool", event))
 
     # -- the writer thread -------------------------------------------------------------
 
@@ -548,6 +642,11 @@ class History:
             if stream is not None:
                 (stream.reasoning if payload.channel else stream.content).append(payload.text)
                 stream.dirty = True
+        elif kind == "tool":
+            stream = self._streams.get(payload.message_id)
+            if stream is not None:
+                stream.tool_calls[payload.call.id] = payload.call
+                stream.dirty = True
         elif kind == "done":
             self._streams.pop(payload.message_id, None)
             found = service.stored_message(payload.chat_id, payload.message_id) if service else None
@@ -584,11 +683,14 @@ class History:
             if not stream.dirty or (not force and now - stream.written < CHECKPOINT_SECONDS):
                 continue
             stream.dirty, stream.written = False, now
-            stream.message.content = "".join(stream.content)
-            stream.message.reasoning = "".join(stream.reasoning) or None
+            stream.message.content = stream.content.redacted()
+            stream.message.reasoning = stream.reasoning.redacted() if stream.reasoning else None
+            stream.message.tool_calls = list(stream.tool_calls.values())
             partial = Message.from_json(stream.message.to_json())
             self._pending.append(
-                lambda w, s=stream, m=partial: w.put(s.path, s.chat_id, m, streaming=True)
+                lambda w, s=stream, m=partial: w.put(
+                    s.path, s.chat_id, m, streaming=True, text_redacted=True
+                )
             )
 
     def _write(self) -> None:

@@ -54,6 +54,13 @@ _URL_PASSWORD = re.compile(
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_learnt = 0  # how many secrets were remembered so far; see secrets_version
+
+
+def secrets_version() -> int:
+    """A number that changes whenever ``redact`` learns a secret: text redacted before that
+    may still hold it, and a cache of redacted text must be redone."""
+    return _learnt
 
 
 def remember_secret(value: str | None) -> None:
@@ -61,8 +68,11 @@ def remember_secret(value: str | None) -> None:
 
     Also its URL-encoded form, the way a key appears in a query string of an error text.
     """
+    global _learnt
     if value and len(value) >= _MIN_SECRET_LENGTH:
         with _lock:
+            if value not in _secrets:
+                _learnt += 1
             _secrets.add(value)
             _secrets.add(quote(value, safe=""))
 

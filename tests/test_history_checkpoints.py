@@ -1,0 +1,129 @@
+"""Checkpoints of a streaming reply (history.py): they carry the tool calls made so far, and
+they redact incrementally (each checkpoint scans only the text since the last settle point)
+without ever writing what ``redact`` of the whole text would remove."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+from jupyter_deltachat.history import ChatStore, History, RedactedText
+from jupyter_deltachat.kernel.chats import ChatService
+from jupyter_deltachat.models.registry import ModelRegistry
+from jupyter_deltachat.redact import redact, remember_secret
+from jupyter_deltachat.tools import ToolRegistry, make_tool
+from jupyter_deltachat.types import CallTool, Message
+
+NOTEBOOK = "/work/notebook.ipynb"
+KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+
+# Each piece of text redact removes, next to line breaks, quotes and ':'/'=' that a settle
+# point must not split.
+SECRET_LINES = [
+    f"the key is {KEY} ok",
+    f"Authorization: Bearer {KEY[8:]}",
+    "api_key:\n  'hunter2hunter2'",
+    'password = "correct horse battery"',
+    'x-api-key\n= "abcdefgh12345678"',
+    "postgres://admin:s3cr3tpassw0rd@db.example.com/x",
+    "client_secret=\n\nzyxwvutsrqponmlk",
+    "AKIAABCDEFGHIJKLMNOP and ASIAABCDEFGHIJKLMNOP",
+    "plain words with a colon:",
+    ": a line that starts with a colon",
+    "",
+    "gsk_0123456789abcdefXYZ",
+]
+
+
+def test_incremental_redaction_always_equals_redacting_the_whole_text() -> None:
+    chooser = random.Random(13)
+    for _ in range(200):
+        lines = [chooser.choice(SECRET_LINES) for _ in range(chooser.randint(1, 12))]
+        text = "\n".join(lines) + chooser.choice(["", "\n", " tail"])
+        streamed = RedactedText()
+        sent = 0
+        while sent < len(text):
+            size = chooser.randint(1, 9)
+            streamed.append(text[sent : sent + size])
+            sent += size
+            if chooser.random() < 0.4:  # a checkpoint
+                assert streamed.redacted() == redact(text[:sent]), text[:sent]
+        assert streamed.redacted() == redact(text)
+
+
+def test_a_key_split_across_checkpoints_is_redacted() -> None:
+    streamed = RedactedText()
+    streamed.append("Settled lines first.\nAnd more.\nHere it is: \n" + KEY[:12])
+    first = streamed.redacted()
+    assert first == redact("Settled lines first.\nAnd more.\nHere it is: \n" + KEY[:12])
+    streamed.append(KEY[12:] + " and after it\nmore text\n")
+    second = streamed.redacted()
+    assert KEY[12:20] not in second and KEY[:12] not in second
+    assert second.endswith("Here it is: \n[redacted] and after it\nmore text\n")
+
+
+def test_a_secret_learnt_mid_stream_is_removed_from_the_settled_text() -> None:
+    secret = "learnt-mid-stream-" + str(random.Random().getrandbits(64))
+    streamed = RedactedText()
+    streamed.append(f"line one {secret}\nline two\nline three")
+    assert secret in streamed.redacted()  # not a secret yet: kept, as redact keeps it
+    remember_secret(secret)
+    streamed.append(" goes on\n")
+    assert secret not in streamed.redacted()
+    assert streamed.redacted() == redact(f"line one {secret}\nline two\nline three goes on\n")
+
+
+def stored_bodies(path: Path) -> list[dict[str, Any]]:
+    store = ChatStore(path)
+    try:
+        rows = store._read("SELECT body FROM messages ORDER BY position")
+    finally:
+        store.close()
+    return [json.loads(body) for (body,) in rows]
+
+
+def test_a_checkpoint_keeps_the_tool_calls_made_so_far(tmp_path: Path) -> None:
+    def double(n: int) -> int:
+        """Twice n."""
+        return 2 * n
+
+    tools = ToolRegistry()
+    tools.add(make_tool(double, approval="never"))
+    called, release = threading.Event(), threading.Event()
+
+    def model(messages: list[Message], config: Any) -> Any:
+        if messages[-1].role == "user":
+            yield f"Calling it with {KEY}.\n"
+            yield CallTool("double", {"n": 21})
+        else:
+            yield "It is 42. "
+            called.set()
+            release.wait(10)
+            yield "Done."
+
+    history = History(tmp_path / "chats.sqlite3")
+    service = ChatService(ModelRegistry(), tools=tools)
+    history.attach(service)
+    service.use_path(NOTEBOOK)
+    reply = service.send("c", "double 21", model=model, tools="all")
+    try:
+        assert called.wait(10)
+        assert history.flush()  # a checkpoint of the streaming reply
+        user, partial = stored_bodies(tmp_path / "chats.sqlite3")
+        assert user["content"] == "double 21"
+        assert KEY not in json.dumps(partial)
+        assert partial["content"].startswith("Calling it with [redacted].\n")
+        calls = partial["tool_calls"]
+        assert [(c["name"], c["arguments"], c["result"]) for c in calls] == [
+            ("double", {"n": 21}, "42")
+        ]
+    finally:
+        release.set()
+        reply.wait(10)
+    assert history.flush()
+    final = stored_bodies(tmp_path / "chats.sqlite3")[1]
+    assert final["content"].endswith("It is 42. Done.")
+    assert len(final["tool_calls"]) == 1
