@@ -73,8 +73,9 @@ export class ChatList {
 
     const exportBar = document.createElement('div');
     exportBar.className = 'jp-DeltaChat-chatExport';
-    const exportLabel = document.createElement('span');
-    exportLabel.textContent = 'Export chat';
+    const exportLabel = document.createElement('h3');
+    exportLabel.className = 'jp-DeltaChat-chatHeading';
+    exportLabel.textContent = 'Export this chat';
     const markdown = textButton('Markdown', 'jp-mod-reject', () =>
       this._export('markdown')
     );

@@ -463,7 +463,7 @@ export class ChatPanel extends Widget {
     const count = info.message_count;
     const result = await showDialog({
       title: 'Delete chat?',
-      body: `"${info.title}" and its ${count} message${count === 1 ? '' : 's'} will be deleted from this kernel and from the chat history. This cannot be undone.`,
+      body: `“${info.title}” and its ${count} message${count === 1 ? '' : 's'} will be deleted from this kernel and from the chat history. This cannot be undone.`,
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
     });
     if (!result.button.accept || !this._connection) {

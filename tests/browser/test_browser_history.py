@@ -273,7 +273,7 @@ def test_rename_delete_and_export(page, lab_server):
     open_list(page)
     own.get_by_role("button", name=f"Delete chat {RENAMED}").click()
     dialog = page.locator(".jp-Dialog")
-    assert f'"{RENAMED}" and its 2 messages' in dialog.inner_text()
+    assert f"“{RENAMED}” and its 2 messages" in dialog.inner_text()
     dialog.get_by_role("button", name="Cancel").click()
     dialog.wait_for(state="detached")
     assert (chat_id, RENAMED, str(lab_server.root / NOTEBOOK_A)) in titles(page)
