@@ -95,8 +95,9 @@ def store_costs(directory: Path, quick: bool) -> None:
 def checkpoint_redaction(quick: bool) -> None:
     """What redacting a 1 MB reply (10-character deltas, a Markdown-like text of 80-character
     lines) costs over its checkpoints, one every 100 KB: before, each checkpoint redacted the
-    whole text so far; now ``RedactedText`` redacts only what came since its settle point.
-    The longest checkpoint is how long the writer thread holds the GIL in one go."""
+    whole text so far; now ``RedactedText`` redacts a few KB at a time as deltas arrive and
+    only the rest at a checkpoint. Total: all redaction work of the reply; longest: the
+    longest single call, how long the writer thread holds the GIL in one go."""
     size = 200_000 if quick else 1_000_000
     line = "A line of a streamed reply, with `code`, words and numbers 12345 6789.\n"
     text = (line * (size // len(line) + 1))[:size]
@@ -114,21 +115,21 @@ def checkpoint_redaction(quick: bool) -> None:
         return times
 
     def incremental() -> list[float]:
+        """Every call, appends included: they settle (redact) a few KB at a time."""
         times, streamed = [], RedactedText()
         for index, delta in enumerate(deltas, 1):
+            start = time.perf_counter()
             streamed.append(delta)
             if index % every == 0:
-                start = time.perf_counter()
                 streamed.redacted()
-                times.append(time.perf_counter() - start)
+            times.append(time.perf_counter() - start)
         return times
 
     for name, run in (("before: whole text", full), ("now: incremental", incremental)):
         times = run()
         print(
-            f"{f'checkpoint redaction, {size // 1000} KB reply, {name}':<52}"
-            f"{sum(times) * 1e3:>10.3f}{max(times) * 1e3:>10.3f}  ms total / longest"
-            f"  (n={len(times)})"
+            f"{f'redaction of a {size // 1000} KB reply, {name}':<52}"
+            f"{sum(times) * 1e3:>10.3f}{max(times) * 1e3:>10.3f}  ms total / longest call"
         )
 
 
@@ -212,7 +213,8 @@ def stream_with_history(directory: Path, quick: bool) -> None:
                 print(f"history {mode}: {n} x {k} @ {rate}", file=sys.stderr, flush=True)
                 repeats = 5 if n <= 1_000 else 3
                 runs = [
-                    stream_bench.run_protocol(harness, comm, n, k, rate) for _ in range(repeats)
+                    stream_bench.run_protocol(harness, comm, n, k, rate, "adaptive")
+                    for _ in range(repeats)
                 ]
                 rows.setdefault((n, k, rate), {})[mode] = stream_bench.median_row(runs)
         finally:

@@ -411,6 +411,7 @@ def _reason(path: Path, exc: BaseException) -> str:
 
 _NAMED_SECRET_MARKS = frozenset(":=\"'")  # what joins a secret's name to its value
 _SETTLE_CANDIDATES = 8  # line breaks tried, from the end, when settling
+_SETTLE_CHUNK = 4_096  # characters after the settle point that make the writer settle
 
 
 class RedactedText:
@@ -427,21 +428,38 @@ class RedactedText:
     characters after it must have arrived). Secrets the process remembers are single-line
     values (keys, URLs). When ``redact`` learns a new secret, everything is redone. So
     ``redacted()`` always equals ``redact(the whole text)``.
+
+    The writer settles every ``_SETTLE_CHUNK`` characters as deltas arrive, so even a reply
+    that streams faster than checkpoints come is redacted in small steps, between which
+    the GIL is free for the kernel's other threads; the finished message reuses it.
     """
 
     def __init__(self) -> None:
         self._raw: list[str] = []  # the settled part, as it came
         self._settled: list[str] = []  # the settled part, redacted
         self._tail: list[str] = []  # deltas after the settle point
+        self._tail_size = 0
         self._version = secrets_version()
 
     def append(self, text: str) -> None:
         self._tail.append(text)
+        self._tail_size += len(text)
+        if self._tail_size >= _SETTLE_CHUNK:
+            self._settle()
 
     def __bool__(self) -> bool:
         return bool(self._raw or any(self._tail))
 
+    def text(self) -> str:
+        """The whole text as it came."""
+        return "".join(self._raw) + "".join(self._tail)
+
     def redacted(self) -> str:
+        tail = self._settle()
+        return "".join(self._settled) + redact(tail)
+
+    def _settle(self) -> str:
+        """Redact up to the last settle point; the rest (raw) is returned and kept."""
         version = secrets_version()
         if version != self._version:
             self._tail[:0] = self._raw
@@ -453,7 +471,19 @@ class RedactedText:
             self._settled.append(redact(tail[:cut]))
             tail = tail[cut:]
         self._tail = [tail] if tail else []
-        return "".join(self._settled) + redact(tail)
+        self._tail_size = len(tail)
+        return tail
+
+
+def _as_streamed(message: Message, stream: _Streaming) -> bool:
+    """Give the finished ``message`` the redacted text its deltas built, when it is exactly
+    what was streamed (then only the last few KB are scanned); False: redact it whole."""
+    reasoning = message.reasoning or ""
+    if message.content != stream.content.text() or reasoning != stream.reasoning.text():
+        return False
+    message.content = stream.content.redacted()
+    message.reasoning = stream.reasoning.redacted() if message.reasoning else message.reasoning
+    return True
 
 
 def _settle_point(text: str) -> int:
@@ -648,11 +678,14 @@ class History:
                 stream.tool_calls[payload.call.id] = payload.call
                 stream.dirty = True
         elif kind == "done":
-            self._streams.pop(payload.message_id, None)
+            stream = self._streams.pop(payload.message_id, None)
             found = service.stored_message(payload.chat_id, payload.message_id) if service else None
             if found is not None:
                 path, message = found
-                self._pending.append(lambda w: w.put(path, payload.chat_id, message))
+                streamed = stream is not None and _as_streamed(message, stream)
+                self._pending.append(
+                    lambda w: w.put(path, payload.chat_id, message, text_redacted=streamed)
+                )
         else:
             path, event = payload
             if isinstance(event, MessageAdded):

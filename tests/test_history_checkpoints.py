@@ -54,6 +54,18 @@ def test_incremental_redaction_always_equals_redacting_the_whole_text() -> None:
         assert streamed.redacted() == redact(text)
 
 
+def test_a_long_reply_settles_as_it_streams_and_still_equals_the_whole() -> None:
+    chooser = random.Random(7)
+    text = "\n".join(chooser.choice(SECRET_LINES) for _ in range(4000))
+    streamed = RedactedText()
+    for start in range(0, len(text), 10):
+        streamed.append(text[start : start + 10])
+        if start == len(text) // 2 // 10 * 10:
+            assert streamed.redacted() == redact(text[: start + 10])
+    assert streamed.text() == text
+    assert streamed.redacted() == redact(text)
+
+
 def test_a_key_split_across_checkpoints_is_redacted() -> None:
     streamed = RedactedText()
     streamed.append("Settled lines first.\nAnd more.\nHere it is: \n" + KEY[:12])
@@ -125,5 +137,7 @@ def test_a_checkpoint_keeps_the_tool_calls_made_so_far(tmp_path: Path) -> None:
         reply.wait(10)
     assert history.flush()
     final = stored_bodies(tmp_path / "chats.sqlite3")[1]
+    assert KEY not in json.dumps(final)
+    assert final["content"].startswith("Calling it with [redacted].\n")
     assert final["content"].endswith("It is 42. Done.")
     assert len(final["tool_calls"]) == 1
