@@ -7,8 +7,8 @@ time after the reply), `eager` (the session-2 design: each finished block typese
 and `naive` (the whole message re-rendered per frame). Prints, per case, the main thread's
 busy share while the reply streams (Chrome's TaskDuration), how long after the stream's end
 the reply was rendered (`data-rendered`) and all its math typeset (no `data-math-pending`),
-the busy seconds after the end, long tasks (> 50 ms, until all is typeset) and frames, and
-the load average, since the machine may be shared.
+the busy seconds after the end, long tasks (> 50 ms) and frames per second (both from the
+send until all math is typeset), and the load average, since the machine may be shared.
 
     python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0] [--modes ...]
 
@@ -146,7 +146,7 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
         wait_for(page, STREAM_ENDED)
         busy1, wall1 = cdp_task_seconds(cdp), time.perf_counter()
         wait_for(page, SETTLED)
-        busy2 = cdp_task_seconds(cdp)
+        busy2, wall2 = cdp_task_seconds(cdp), time.perf_counter()
         result = page.evaluate("() => { window.__bench.running = false; return window.__bench; }")
         length = page.evaluate(
             "() => document.querySelector('[data-role=assistant] .jp-DeltaChat-markdown')"
@@ -168,7 +168,7 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
         "long_tasks": len(long_tasks),
         "longest_ms": max(long_tasks, default=0.0),
         "frames": result["frames"],
-        "fps": result["frames"] / wall,
+        "fps": result["frames"] / (wall2 - wall0),
         "text_chars": length,
     }
 
