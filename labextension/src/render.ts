@@ -88,7 +88,6 @@ export class MarkdownStream {
     }
     this._final = true;
     this._shownTail = null;
-    this._math.background = true;
     this._schedule();
   }
 
@@ -212,7 +211,13 @@ export class MarkdownStream {
     }
     if (this._pendingWork()) {
       this._schedule();
-    } else if (!this._math.visiblePending) {
+      return;
+    }
+    if (this._final) {
+      // Math out of view waits until the whole reply is on screen, not to delay that.
+      this._math.background = true;
+    }
+    if (!this._math.visiblePending) {
       this._flushIdle();
     }
   }
@@ -349,7 +354,7 @@ class MathQueue {
     return this._unseen.size > 0 || this._visible.size > 0 || this._currentVisible;
   }
 
-  /** The reply ended: typeset the math out of view too, in idle time. */
+  /** The reply ended and is all on screen: typeset the math out of view too, in idle time. */
   set background(value: boolean) {
     this._background = value;
     void this._pump();
