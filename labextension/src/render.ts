@@ -3,8 +3,13 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { BlockSplitter, codeBlocks, escapeRawHtml } from './blocks';
 
 const MARKDOWN = 'text/markdown';
-/** Finished blocks rendered together into one kept element, up to about this many characters. */
-const CHUNK_CHARS = 2000;
+/**
+ * Finished blocks rendered together into one kept element, up to about this many characters.
+ * Each kept element has a fixed cost (a render, a typeset call, a frame); a full-speed 200 KB
+ * reply was on screen 4.2 s after its end with 8,000, 6.9 s with 2,000 (render_bench, a
+ * loaded machine). A paced stream's steps hold far less, so this only sizes a backlog's.
+ */
+const CHUNK_CHARS = 8000;
 /**
  * Main-thread time one step may spend on finished blocks before letting the browser paint.
  * Each step costs a style, layout and paint pass besides (in a trace of a full-speed 200 KB
