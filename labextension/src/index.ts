@@ -11,6 +11,17 @@ import { cellRef, hasError } from './context';
 import { ChatKernels } from './kernels';
 import { openKeysDialog } from './keys';
 import { ChatPanel, IPanelSettings, PANEL_ID } from './panel';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+/** The sidebar tab's icon: a speech bubble, drawn like JupyterLab's own (jp-icon3 fill). */
+const chatIcon = new LabIcon({
+  name: 'jupyter-deltachat:chat',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
+    '<path class="jp-icon3" fill="#616161" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 ' +
+    '2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm5 0a1.5 1.5 0 1 0 ' +
+    '0-3 1.5 1.5 0 0 0 0 3zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3z"/></svg>'
+});
 
 /** The bundler resolves this at build time; the compiled `lib/` sits beside package.json. */
 declare function require(path: '../package.json'): { version: string };
@@ -81,7 +92,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         open: path => void app.commands.execute('docmanager:open', { path })
       }
     });
-    panel.title.label = 'Chat';
+    panel.title.icon = chatIcon;
     app.shell.add(panel, 'right', { rank: 500 });
     restorer?.add(panel, PANEL_ID);
 
@@ -94,7 +105,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       kernels.ensure();
     };
     commands.addCommand(CommandIDs.open, {
-      label: 'Open Chat',
+      label: 'Chat',
       caption: 'Open the chat with language models',
       execute: show
     });

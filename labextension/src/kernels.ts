@@ -66,7 +66,11 @@ export class ChatKernels {
     if (!kernel) {
       return;
     }
-    this._panel.attach(kernel, `${displayName(this._services, kernel)} of ${notebook.title.label}`);
+    this._panel.attach(
+      kernel,
+      `${notebook.title.label} · ${displayName(this._services, kernel)}`,
+      notebook.context.path
+    );
   }
 
   private async _useChatKernel(): Promise<void> {
@@ -95,7 +99,11 @@ export class ChatKernels {
       }
       const kernel = session.kernel;
       if (kernel && !this._notebooks?.currentWidget) {
-        this._panel.attach(kernel, `${displayName(this._services, kernel)} (chat kernel)`);
+        this._panel.attach(
+          kernel,
+          `Chat kernel · ${displayName(this._services, kernel)}`,
+          CHAT_SESSION_PATH
+        );
       }
     } catch (error) {
       console.error('jupyter-deltachat: could not start a chat kernel', error);

@@ -75,13 +75,15 @@ function credentialNoun(provider: IProvider): string {
 }
 
 /**
- * The API keys dialog: per provider the fields the server describes, password inputs,
- * the masked hint of a stored key, Save and Remove. Inputs are emptied as soon as a
- * request is sent, so a key never stays in the DOM or in this object.
+ * The API keys dialog: a compact list, one row per provider (name, status with the masked
+ * hint of a stored key, Edit); Edit opens that provider's form (the fields the server
+ * describes, password inputs, Save and Remove), one form at a time. Inputs are emptied as
+ * soon as a request is sent, so a key never stays in the DOM or in this object.
  */
 class KeysBody extends Widget {
-  constructor(private readonly _focus?: string) {
+  constructor(private _focus?: string) {
     super();
+    this._expanded = _focus ?? null;
     this.addClass('jp-DeltaChat-keys');
     this._message = document.createElement('div');
     this._message.className = 'jp-DeltaChat-keysMessage';
@@ -100,6 +102,7 @@ class KeysBody extends Widget {
       this.node.dataset.loaded = 'true';
       const focus = this._focus && this.node.querySelector(`[data-provider="${this._focus}"] input`);
       (focus as HTMLInputElement | null)?.focus();
+      this._focus = undefined;
     } catch (error) {
       this._say(`Could not load providers: ${(error as Error).message}`);
     }
@@ -119,7 +122,25 @@ class KeysBody extends Widget {
     status.textContent = provider.configured
       ? `Configured${provider.hint ? ` (${provider.hint})` : ''}${provider.source ? ` from ${provider.source}` : ''}`
       : `No ${noun}`;
-    form.append(title, status);
+    const fields = document.createElement('div');
+    fields.className = 'jp-DeltaChat-providerFields';
+    fields.id = `jp-DeltaChat-keys-${provider.id}`;
+    const expanded = this._expanded === provider.id;
+    fields.hidden = !expanded;
+    const edit = button('Edit', `Edit ${provider.label}`, () => {
+      this._expanded = this._expanded === provider.id ? null : provider.id;
+      this._showExpanded();
+    });
+    edit.setAttribute('aria-expanded', String(expanded));
+    edit.setAttribute('aria-controls', fields.id);
+    edit.classList.add('jp-DeltaChat-providerEdit');
+    const row = document.createElement('div');
+    row.className = 'jp-DeltaChat-providerRow';
+    const heading = document.createElement('div');
+    heading.className = 'jp-DeltaChat-providerName';
+    heading.append(title, status);
+    row.append(heading, edit);
+    form.append(row, fields);
     const inputs: HTMLInputElement[] = [];
     for (const field of provider.fields) {
       const label = document.createElement('label');
@@ -133,7 +154,7 @@ class KeysBody extends Widget {
       input.disabled = !editable;
       inputs.push(input);
       label.append(name, input);
-      form.appendChild(label);
+      fields.appendChild(label);
     }
     const save = button('Save', `Save ${provider.label} ${noun}`, () =>
       void this._save(provider, inputs)
@@ -147,7 +168,7 @@ class KeysBody extends Widget {
     const actions = document.createElement('div');
     actions.className = 'jp-DeltaChat-providerActions';
     actions.append(save, remove);
-    form.appendChild(actions);
+    fields.appendChild(actions);
     form.addEventListener('submit', event => {
       event.preventDefault();
       void this._save(provider, inputs);
@@ -197,12 +218,27 @@ class KeysBody extends Widget {
     await this.reload();
   }
 
+  /** One provider's form open at a time: the one whose Edit was pressed last. */
+  private _showExpanded(): void {
+    for (const form of this._list.querySelectorAll<HTMLFormElement>('form[data-provider]')) {
+      const open = form.dataset.provider === this._expanded;
+      form.querySelector<HTMLElement>('.jp-DeltaChat-providerFields')!.hidden = !open;
+      form
+        .querySelector('.jp-DeltaChat-providerEdit')!
+        .setAttribute('aria-expanded', String(open));
+      if (open) {
+        form.querySelector('input')?.focus();
+      }
+    }
+  }
+
   private _say(text: string): void {
     this._message.textContent = text;
   }
 
   private _message: HTMLElement;
   private _list: HTMLElement;
+  private _expanded: string | null;
 }
 
 /** A dialog whose Enter key in a key field saves that provider instead of closing. */

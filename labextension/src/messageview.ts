@@ -2,6 +2,7 @@ import { Clipboard } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { addBelowIcon, copyIcon, editIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
+import { Collapser } from './collapse';
 import { contextItemsView } from './context';
 import { button, iconButton } from './dom';
 import { Decision } from './protocol';
@@ -82,9 +83,10 @@ export class MessageView {
     } else {
       this._plain = document.createElement('div');
       this._plain.className = 'jp-DeltaChat-plain';
-      this.node.append(header, this._plain, this._error);
+      this._collapser = new Collapser(this._plain);
+      this.node.append(header, this._plain, this._collapser.toggle, this._error);
       if (message.context?.length) {
-        this._plain.after(contextItemsView(message.context));
+        this._collapser.toggle.after(contextItemsView(message.context));
       }
     }
     this._message = message;
@@ -143,6 +145,7 @@ export class MessageView {
       }
     } else if (this._plain) {
       setText(this._plain, message.content);
+      this._collapser!.content = message.content;
     }
     this._showError(message);
   }
@@ -220,6 +223,7 @@ export class MessageView {
   /** The reply's text segments and tool cards (`_body` is the first segment). */
   private _parts: ReplyParts | null = null;
   private _plain: HTMLElement | null = null;
+  private _collapser: Collapser | null = null;
 }
 
 /** The muted line under a reply that ended without finishing its answer. */

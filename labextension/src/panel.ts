@@ -17,6 +17,7 @@ import { ChatState } from './chatstate';
 import { ChatConnection } from './connection';
 import { ChatView } from './chatview';
 import { AgentToggle } from './toolcards';
+import { EmptyState } from './emptystate';
 import { ContextComposer, ERROR_PROMPTS, ErrorAction, hasError } from './context';
 import { iconButton, styledSelect, textButton } from './dom';
 import { plainWords } from './messageview';
@@ -35,6 +36,7 @@ import { warmUpRenderer } from './warmup';
 export const PANEL_ID = 'jupyter-deltachat-panel';
 export const RENDER_MODE_KEY = 'jupyter-deltachat:render-mode';
 export const DEFAULT_CHAT = 'default';
+export const MODEL_PICKS_KEY = 'jupyter-deltachat:picked-models';
 
 export interface IPanelSettings {
   defaultModel: string;
@@ -109,6 +111,15 @@ export class ChatPanel extends Widget {
       renderMode()
     );
 
+    this._empty = new EmptyState({
+      fill: prompt => {
+        this._input.value = prompt;
+        this._updateControls();
+        this.focusInput();
+      },
+      openKeys: () => this._options.openKeys()
+    });
+
     this._notice = div('jp-DeltaChat-notice');
     this._notice.setAttribute('role', 'alert');
     this._notice.hidden = true;
@@ -121,6 +132,7 @@ export class ChatPanel extends Widget {
     this._input.placeholder = 'Ask anything (Enter sends, Shift+Enter for a new line)';
     this._input.rows = 3;
     this._input.addEventListener('keydown', event => this._onKey(event));
+    this._input.addEventListener('input', () => this._updateControls());
     this._context = new ContextComposer(this._input, {
       listVariables: () => this._connection?.send({ type: 'list_variables' }) ?? false,
       activeCell: () => this._options.activeCell(),
@@ -144,7 +156,14 @@ export class ChatPanel extends Widget {
     const composer = div('jp-DeltaChat-composer');
     composer.append(this._context.node, this._context.completer, this._input, actions);
 
-    this.node.append(this._status, bar, this._view.node, this._notice, composer);
+    this.node.append(
+      this._status,
+      bar,
+      this._view.node,
+      this._empty.node,
+      this._notice,
+      composer
+    );
     this._updateControls();
   }
 
@@ -169,8 +188,12 @@ export class ChatPanel extends Widget {
         : 'Ask anything (Ctrl+Enter sends)';
   }
 
-  /** Talk to this kernel from now on; `label` says which kernel it is to the user. */
-  attach(kernel: Kernel.IKernelConnection, label: string): void {
+  /**
+   * Talk to this kernel from now on; `label` says which kernel it is to the user, `place`
+   * where its chats belong (the notebook's path, or the chat kernel's session path).
+   */
+  attach(kernel: Kernel.IKernelConnection, label: string, place: string): void {
+    this._place = place;
     if (this._connection?.kernel === kernel && !this._connection.isDisposed) {
       this._label = label;
       this._showStatus();
@@ -184,8 +207,10 @@ export class ChatPanel extends Widget {
     connection.statusChanged.connect(() => this._onConnectionStatus(connection));
     connection.received.connect((_, event) => this._onEvent(event));
     this._chats.clear();
+    this._defaultModel = '';
     this._agent.show(kernel.id, this._chatId);
     this._view.show(this._state(this._chatId));
+    this._updateControls();
     void connection.connect();
   }
 
@@ -199,7 +224,7 @@ export class ChatPanel extends Widget {
     if (path === null) {
       this._connection?.send({ type: 'sync', chat_id: chatId });
     }
-    this._updateControls();
+    this._pickModel();
   }
 
   newChat(): void {
@@ -220,6 +245,7 @@ export class ChatPanel extends Widget {
     if (this._sendMessage(this._input.value, this._context.refs)) {
       this._input.value = '';
       this._context.clear();
+      this._updateControls();
     }
   }
 
@@ -352,22 +378,42 @@ export class ChatPanel extends Widget {
   }
 
   private _setModels(models: IModelInfo[], defaultModel: string): void {
+    const previousDefault = this._defaultModel;
     this._models = models;
-    const preferred = this._modelPicker.value || this._settings.defaultModel || defaultModel;
-    fillModelPicker(this._modelPicker, models, preferred);
-    if (!this._modelPicker.value) {
-      fillModelPicker(this._modelPicker, models, defaultModel);
+    this._defaultModel = defaultModel;
+    this._pickModel();
+    if (previousDefault && defaultModel !== previousDefault) {
+      const info = models.find(model => model.id === defaultModel);
+      const label = info ? modelName(info) : defaultModel;
+      this._showNotice(
+        `The default model is now ${label}. Chats where you picked a model keep it.`
+      );
     }
+  }
+
+  /** The chat's own pick if it made one and it is usable, else the default. */
+  private _pickModel(): void {
+    const picked = this._picks.get(this._place, this._chatId);
+    for (const preferred of [picked, this._settings.defaultModel, this._defaultModel]) {
+      if (preferred) {
+        fillModelPicker(this._modelPicker, this._models, preferred);
+        if (this._modelPicker.value === preferred) {
+          break;
+        }
+      }
+    }
+    this._updateControls();
   }
 
   private _onModelPicked(): void {
     const value = this._modelPicker.value;
     if (value.startsWith(ADD_KEY_PREFIX)) {
       this._options.openKeys(value.slice(ADD_KEY_PREFIX.length));
-      fillModelPicker(this._modelPicker, this._models, this._lastModel);
+      this._pickModel();
       return;
     }
-    this._lastModel = value;
+    this._picks.set(this._place, this._chatId, value);
+    this._updateControls();
   }
 
   private _onKey(event: KeyboardEvent): void {
@@ -426,7 +472,7 @@ export class ChatPanel extends Widget {
     const streaming = state.streamingMessage !== null;
     const last = state.messages[state.messages.length - 1];
     this._send.hidden = streaming;
-    this._send.disabled = !ready;
+    this._send.disabled = !ready || !this._input.value.trim();
     this._stop.hidden = !streaming;
     const stopping = streaming && state.streamingMessage?.id === this._stoppingId;
     this._stop.lastElementChild!.textContent = stopping ? 'Stopping…' : 'Stop';
@@ -434,6 +480,17 @@ export class ChatPanel extends Widget {
     this._regenerate.hidden = streaming || !last || last.role !== 'assistant';
     this._regenerate.disabled = !ready;
     this.node.dataset.streaming = String(streaming);
+    const empty = state.messages.length === 0;
+    this._view.node.hidden = empty;
+    this._empty.node.hidden = !empty;
+    if (empty) {
+      const picked = this._models.find(info => info.id === this._modelPicker.value);
+      const model = picked ? modelName(picked) : '';
+      const configured = this._models.some(
+        info => info.configured && info.source === 'builtin' && info.provider !== 'demo'
+      );
+      this._empty.update(model, configured);
+    }
   }
 
   /** This notebook's chat (`sync`), or another notebook's (`open_chat` with its path). */
@@ -549,7 +606,10 @@ export class ChatPanel extends Widget {
   private _chats = new Map<string, ChatState>();
   private _exports = new Set<string>();
   private _models: IModelInfo[] = [];
-  private _lastModel = '';
+  private _defaultModel = '';
+  private _picks = new ModelPicks();
+  /** Where the attached kernel's chats live (a notebook's path): with the chat id, it names a chat. */
+  private _place = '';
   private _settings: IPanelSettings = {
     defaultModel: '',
     sendKey: 'Enter',
@@ -559,6 +619,7 @@ export class ChatPanel extends Widget {
   private _statusText: HTMLElement;
   private _chatList: ChatList;
   private _view: ChatView;
+  private _empty: EmptyState;
   private _notice: HTMLElement;
   private _modelPicker: HTMLSelectElement;
   private _input: HTMLTextAreaElement;
@@ -587,6 +648,14 @@ function div(className: string): HTMLDivElement {
   return element;
 }
 
+/** A model as the panel names it in sentences: "gpt-5.1 (OpenAI)", "Demo (offline)". */
+function modelName(info: IModelInfo): string {
+  const label = info.label || info.id;
+  return info.provider !== 'demo' && info.provider_label
+    ? `${label} (${info.provider_label})`
+    : label;
+}
+
 /** Whether a file or folder is at `path` (a 404 says no; any other failure is thrown). */
 async function exists(contents: Contents.IManager, path: string): Promise<boolean> {
   try {
@@ -598,4 +667,45 @@ async function exists(contents: Contents.IManager, path: string): Promise<boolea
     }
     throw error;
   }
+}
+
+/**
+ * The model the user picked per chat (place + chat id), in the browser's localStorage: a
+ * pick is a choice of this user in this browser, like the layout, and it must outlive a
+ * page reload and a kernel restart (the kernel forgets; the server stores only secrets).
+ */
+class ModelPicks {
+  get(place: string, chatId: string): string | undefined {
+    return this._read()[key(place, chatId)];
+  }
+
+  set(place: string, chatId: string, model: string): void {
+    const picks = this._read();
+    picks[key(place, chatId)] = model;
+    try {
+      localStorage.setItem(MODEL_PICKS_KEY, JSON.stringify(picks));
+    } catch {
+      // storage full or blocked: the pick lasts as long as the page
+    }
+    this._cache = picks;
+  }
+
+  private _read(): Record<string, string> {
+    if (!this._cache) {
+      try {
+        const stored: unknown = JSON.parse(localStorage.getItem(MODEL_PICKS_KEY) ?? '{}');
+        this._cache =
+          stored && typeof stored === 'object' ? (stored as Record<string, string>) : {};
+      } catch {
+        this._cache = {};
+      }
+    }
+    return this._cache;
+  }
+
+  private _cache: Record<string, string> | null = null;
+}
+
+function key(place: string, chatId: string): string {
+  return `${place}#${chatId}`;
 }

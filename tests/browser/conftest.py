@@ -61,7 +61,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser, lab_server: LabServer, request: pytest.FixtureRequest):
     """A fresh browser context on a reset JupyterLab, with the chat panel open."""
-    from lab_helpers import open_lab
+    from lab_helpers import open_lab, shut_down_kernels
 
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab_server.url)
@@ -76,6 +76,7 @@ def page(browser, lab_server: LabServer, request: pytest.FixtureRequest):
             shot = Path(lab_server.root).parent / f"{request.node.name}.png"
             page.screenshot(path=str(shot))
         context.close()
+        shut_down_kernels(lab_server)
         shutil.rmtree(lab_server.root / ".ipynb_checkpoints", ignore_errors=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 PANEL = "#jupyter-deltachat-panel"
+CHAT_SESSION_PATH = ".deltachat/chat"  # labextension/src/kernels.ts
 LAB_LOAD_TIMEOUT = 60_000
 KERNEL_TIMEOUT = 60_000
 STREAM_TIMEOUT = 60_000
@@ -214,3 +215,29 @@ def docs_screenshot(page: Any, path: Any) -> None:
     )
     page.wait_for_timeout(400)
     page.screenshot(path=str(path))
+
+
+def shut_down_kernels(server: Any, keep_chat_kernel: bool = True) -> list[str]:
+    """Shut down the sessions (and their kernels) of the notebooks a test opened; the panel's
+    chat kernel is shared by the tests and stays unless ``keep_chat_kernel`` is false.
+    Returns the paths of the sessions ended. Tests that leave kernels running slow every
+    later test on a 2-core machine (each idle ipykernel still polls)."""
+    import json
+    import urllib.request
+
+    def call(method: str, path: str) -> bytes:
+        request = urllib.request.Request(
+            f"{server.url}{path}",
+            method=method,
+            headers={"Authorization": f"token {server.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    ended = []
+    for session in json.loads(call("GET", "api/sessions")):
+        if keep_chat_kernel and session["path"] == CHAT_SESSION_PATH:
+            continue
+        call("DELETE", f"api/sessions/{session['id']}")
+        ended.append(session["path"])
+    return ended

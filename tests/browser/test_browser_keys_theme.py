@@ -36,6 +36,7 @@ def test_keys_dialog_round_trip_leaves_no_key_behind(page, lab_server):
     form = dialog.locator("form[data-provider='openai']")
     form.wait_for()
     assert form.get_attribute("data-configured") == "false"
+    form.get_by_role("button", name="Edit OpenAI").click()
     key_input = form.get_by_label("OpenAI API key")
     assert key_input.get_attribute("type") == "password"
     key_input.fill(SECRET)
@@ -73,6 +74,7 @@ def test_keys_dialog_asks_ollama_for_a_url_not_a_key(page, lab_server):
     assert ollama.locator(".jp-DeltaChat-providerStatus").inner_text() == "No URL"
     openai = dialog.locator("form[data-provider='openai']")
     assert openai.locator(".jp-DeltaChat-providerStatus").inner_text() == "No key"
+    ollama.get_by_role("button", name="Edit Ollama").click()
 
     ollama.get_by_role("button", name="Save Ollama URL").click()
     assert message.inner_text() == "Nothing to save for Ollama: enter its URL first."
@@ -95,6 +97,7 @@ def test_keys_dialog_says_when_a_new_url_removed_the_stored_key(page, lab_server
     panel(page).get_by_role("button", name="API keys").click()
     dialog = page.locator(".jp-DeltaChat-keysDialog")
     openai = dialog.locator("form[data-provider='openai']")
+    openai.get_by_role("button", name="Edit OpenAI").click()
     openai.get_by_label("OpenAI API key").fill(SECRET)
     openai.get_by_role("button", name="Save OpenAI key").click()
     dialog.locator("form[data-provider='openai'][data-configured='true']").wait_for()
