@@ -65,9 +65,9 @@ def test_toolbar_keeps_its_height_when_the_chat_outgrows_the_panel(page: Any) ->
 def test_status_line_shows_all_of_the_kernel_at_the_default_width(page: Any) -> None:
     new_notebook(page)
     text = panel(page).locator(".jp-DeltaChat-statusText")
-    assert text.inner_text().startswith("Untitled")
     clipped = text.evaluate("t => t.scrollWidth > t.clientWidth || t.scrollHeight > t.clientHeight")
     assert not clipped, f"status text clipped: {text.inner_text()!r}"
+    assert text.inner_text().startswith("Untitled")
     assert box(text)["x"] + box(text)["width"] <= box(panel(page))["x"] + box(panel(page))["width"]
     assert text.inner_text() in (
         panel(page).locator(".jp-DeltaChat-status").get_attribute("title") or ""
@@ -106,6 +106,8 @@ def test_empty_chat_says_what_to_do(page: Any) -> None:
 def test_long_pasted_message_is_collapsed(page: Any) -> None:
     text = "A pasted line of a long log file, repeated many times over.\n" * 3400
     assert len(text) > 200_000
+    users = panel(page).locator("[data-role='user']")
+    before = users.count()  # the chat kernel, and its default chat, outlive a test
     # What a paste does: the whole value at once, one input event. (Playwright's fill types
     # it through Chromium's insertText, which takes minutes for thousands of lines.)
     panel(page).get_by_label("Message", exact=True).evaluate(
@@ -117,9 +119,9 @@ def test_long_pasted_message_is_collapsed(page: Any) -> None:
         text,
     )
     panel(page).get_by_role("button", name="Send", exact=True).click()
-    message = panel(page).locator("[data-role='user']").last
+    message = users.nth(before)
     message.wait_for(timeout=STREAM_TIMEOUT)
-    wait_finished(page)
+    wait_finished(page, before + 1)
     assert box(message)["height"] < 400
     more = message.locator("button.jp-DeltaChat-more")
     assert more.inner_text() == "Show more"
@@ -133,8 +135,8 @@ def test_long_pasted_message_is_collapsed(page: Any) -> None:
 
     panel(page).get_by_label("Message", exact=True).fill("short")
     panel(page).get_by_role("button", name="Send", exact=True).click()
-    wait_finished(page, 2)
-    short = panel(page).locator("[data-role='user']").last
+    wait_finished(page, before + 2)
+    short = users.nth(before + 1)
     assert short.get_by_role("button", name="Show more").count() == 0
 
 
