@@ -65,7 +65,7 @@ def wait_finished(page: Any, count: int | None = None) -> Any:
     last = messages.last
     panel(page).locator(
         "[data-role='assistant']:last-child:not([data-streaming])[data-finish-reason]"
-        "[data-rendered='true'] .jp-DeltaChat-markdown:not([data-math-pending])"
+        "[data-rendered='true']:not(:has([data-math-pending]))"
     ).wait_for(timeout=STREAM_TIMEOUT)
     return last
 
