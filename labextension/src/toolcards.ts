@@ -63,6 +63,9 @@ export class ReplyParts {
     if (appended !== undefined && calls.length === this._cards.size && this._lastAt <= this._length) {
       this._length += codePointLength(appended);
       last.append(appended);
+      if (last.node.hidden && appended !== '') {
+        last.node.hidden = false; // a reply that started empty: its first text shows
+      }
       return;
     }
     this._layout(message.content, calls);
