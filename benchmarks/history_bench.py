@@ -3,8 +3,9 @@
 Part 1 runs in this process on a temp file: the store's cost per finished message and per
 checkpoint of a streaming one, the listener's cost per delta (the only work history adds
 to the streaming path), restoring a chat of 1,000 messages, and a database of 10,000 chats
-(opening it, restoring one notebook, listing every chat). Part 2 runs stream_bench's
-protocol cases through two real kernels, one with history on and one with it off.
+(opening it, restoring one notebook, listing every chat). Part 2 is
+``stream_bench.py --history``: its protocol cases through two real kernels, history on and
+off, run alternately, medians with their spread.
 
     python benchmarks/history_bench.py            # about two minutes
     python benchmarks/history_bench.py --quick    # smaller, for a smoke run
@@ -24,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stream_bench  # noqa: E402
-from kernel_client import CommClient, KernelHarness  # noqa: E402
 
 from jupyter_deltachat.history import ChatStore, History, RedactedText  # noqa: E402
 from jupyter_deltachat.kernel.chats import ChatService  # noqa: E402
@@ -85,7 +85,7 @@ def store_costs(directory: Path, quick: bool) -> None:
         listen(delta)
     per_call = (time.perf_counter() - start) / calls
     print(
-        f"{'listener per delta (a queue put, on the streaming path)':<52}{per_call * 1e6:>10.3f}"
+        f"{'listener per delta frame (nothing: read at checkpoints)':<52}{per_call * 1e6:>10.3f}"
         f"{'':>10}  us"
     )
     history.flush()
@@ -186,52 +186,6 @@ def restore_costs(directory: Path, quick: bool) -> None:
     )
 
 
-def stream_with_history(directory: Path, quick: bool) -> None:
-    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
-    cases = [(n, k, 0.0) for n in sizes for k in (1, 10)]
-    cases.append((50 if quick else 250, 10, 50.0))
-    settings = {
-        "on": {
-            "JPY_SESSION_NAME": "/bench/stream.ipynb",
-            "JUPYTER_DELTACHAT_HISTORY": str(directory / "stream.sqlite3"),
-        },
-        "off": {"JUPYTER_DELTACHAT_HISTORY": "off"},
-    }
-    rows: dict[tuple[int, int, float], dict[str, stream_bench.Row]] = {}
-    for mode, env in settings.items():
-        harness = KernelHarness(env)
-        try:
-            harness.execute(stream_bench.KERNEL_SETUP)
-            if mode == "on":
-                assert (
-                    harness.evaluate("__import__('jupyter_deltachat').kernel.SERVICE.persisted")
-                    == "True"
-                )
-            comm = CommClient(harness)
-            comm.open()
-            for n, k, rate in cases:
-                print(f"history {mode}: {n} x {k} @ {rate}", file=sys.stderr, flush=True)
-                repeats = 5 if n <= 1_000 else 3
-                runs = [
-                    stream_bench.run_protocol(harness, comm, n, k, rate, "adaptive")
-                    for _ in range(repeats)
-                ]
-                rows.setdefault((n, k, rate), {})[mode] = stream_bench.median_row(runs)
-        finally:
-            harness.shutdown()
-    header = (
-        f"{'case':<24}{'history':<9}{'deltas/s':>12}{'first ms':>10}{'done ms':>9}{'frames':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for by_mode in rows.values():
-        for mode, result in by_mode.items():
-            print(
-                f"{result.case:<24}{mode:<9}{result.deltas_per_s:>12,.0f}{result.first_ms:>10.2f}"
-                f"{result.done_ms:>9.2f}{result.frames:>9,}"
-            )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -239,13 +193,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
+        print(stream_bench.load())
         print(f"{'store (in process)':<52}{'median':>10}{'p95':>10}")
         store_costs(directory, args.quick)
         checkpoint_redaction(args.quick)
         restore_costs(directory, args.quick)
         if not args.store_only:
             print()
-            stream_with_history(directory, args.quick)
+            stream_bench.compare_history(args.quick)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,22 @@ parent header, metadata, channel and content), not only the comm data. Prints on
 
     python benchmarks/stream_bench.py            # the full run (about two minutes)
     python benchmarks/stream_bench.py --quick    # smaller N, for a smoke run
+    python benchmarks/stream_bench.py --history  # adaptive only: history on vs off
+
+``--history`` runs two kernels side by side, one writing chat history to a temp file and
+one with ``JUPYTER_DELTACHAT_HISTORY=off``, and alternates them run by run, so both see
+the same load; it prints each figure's median and spread (min-max) over the repeats.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import statistics
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,11 +272,100 @@ def baseline_bytes(row: Row) -> float:
     return k * row.deltas * (row.deltas + 1) / 2
 
 
+def load() -> str:
+    """The load average, printed beside every table (figures are relative to one run)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+Case = tuple[int, int, float]  # deltas, characters each, rate (0: as fast as possible)
+
+
+def stream_cases(quick: bool) -> list[Case]:
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    cases: list[Case] = [(n, k, 0.0) for n in sizes for k in (1, 10)]
+    cases.append((5_000, 40, 0.0))
+    cases.append((50 if quick else 250, 10, 50.0))
+    cases.append((100 if quick else 500, 40, 100.0))
+    return cases
+
+
+HISTORY_PERSISTED = "__import__('jupyter_deltachat').kernel.SERVICE.persisted"
+
+
+def compare_history(quick: bool, repeats: int = 5) -> None:
+    """Every case with history on and off, in two kernels run alternately (the order
+    swaps each round), adaptive pacing; medians with their spread, and the load."""
+    print(f"history on vs off, {repeats} runs each, alternating; {load()}")
+    with tempfile.TemporaryDirectory() as temp:
+        settings = {
+            "on": {
+                "JPY_SESSION_NAME": "/bench/stream.ipynb",
+                "JUPYTER_DELTACHAT_HISTORY": str(Path(temp) / "chats.sqlite3"),
+            },
+            "off": {"JUPYTER_DELTACHAT_HISTORY": "off"},
+        }
+        kernels: dict[str, tuple[KernelHarness, CommClient]] = {}
+        try:
+            for mode, env in settings.items():
+                harness = KernelHarness(env)
+                kernels[mode] = (harness, CommClient(harness))
+                harness.execute(KERNEL_SETUP)
+                persisted = harness.evaluate(HISTORY_PERSISTED) == "True"
+                assert persisted == (mode == "on"), f"history {mode}: persisted is {persisted}"
+                kernels[mode][1].open()
+            runs: dict[tuple[Case, str], list[Row]] = {}
+            for case in stream_cases(quick):
+                print(f"history on/off: {case}", file=sys.stderr, flush=True)
+                for round_ in range(repeats):
+                    order = ["on", "off"] if round_ % 2 == 0 else ["off", "on"]
+                    for mode in order:
+                        harness, comm = kernels[mode]
+                        row = run_protocol(harness, comm, *case, "adaptive")
+                        runs.setdefault((case, mode), []).append(row)
+        finally:
+            for harness, _ in kernels.values():
+                harness.shutdown()
+    print_history_table(runs)
+    print(f"after the run: {load()}")
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """``median [min-max]``."""
+    return (
+        f"{statistics.median(values):,.{digits}f} "
+        f"[{min(values):,.{digits}f}-{max(values):,.{digits}f}]"
+    )
+
+
+def print_history_table(runs: dict[tuple[Case, str], list[Row]]) -> None:
+    header = (
+        f"{'case':<24}{'history':<8}{'first ms':>26}{'done ms':>26}{'frames':>22}"
+        f"{'wire B (median)':>17}{'deltas/s':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for (_, mode), rows in runs.items():
+        print(
+            f"{rows[0].case:<24}{mode:<8}{spread([r.first_ms for r in rows]):>26}"
+            f"{spread([r.done_ms for r in rows]):>26}"
+            f"{spread([float(r.frames) for r in rows], 0):>22}"
+            f"{statistics.median(r.wire_bytes for r in rows):>17,.0f}"
+            f"{statistics.median(r.deltas_per_s for r in rows):>11,.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller N and no 100k run")
+    parser.add_argument(
+        "--history", action="store_true", help="adaptive pacing with chat history on vs off"
+    )
     args = parser.parse_args()
-    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    if args.history:
+        compare_history(args.quick)
+        return
+    print(load())
     harness = KernelHarness()
     try:
         harness.execute(KERNEL_SETUP)
@@ -278,11 +374,7 @@ def main() -> None:
         baseline = CommClient(harness)
         baseline.open({}, target="bench_baseline")
         groups: list[Group] = []
-        cases = [(n, k, 0.0) for n in sizes for k in (1, 10)]
-        cases.append((5_000, 40, 0.0))
-        cases.append((50 if args.quick else 250, 10, 50.0))
-        cases.append((100 if args.quick else 500, 40, 100.0))
-        for n, k, rate in cases:
+        for n, k, rate in stream_cases(args.quick):
             print(f"running {n} x {k} @ {rate}", file=sys.stderr, flush=True)
             repeats = 5 if n <= 1_000 else 3
             rows = {}
@@ -298,6 +390,7 @@ def main() -> None:
                 )
             groups.append((rows["adaptive"], rows["fixed"], base))
         print_table(groups)
+        print(f"after the run: {load()}")
     finally:
         harness.shutdown()
 

@@ -1,9 +1,10 @@
 """Chats that outlive the kernel: one SQLite file the kernels write, scoped by notebook.
 
 ``ChatStore`` is the database (stdlib ``sqlite3`` in WAL mode, a schema version and its
-migrations). ``History`` subscribes to a ``ChatService`` and writes its events from one
-writer thread, so the streaming path only puts events on a queue: finished messages are
-written at once, a streaming one at least every ``CHECKPOINT_SECONDS``. Every string passes
+migrations). ``History`` subscribes to a ``ChatService`` and writes from one writer thread:
+finished messages at once, a streaming one at least every ``CHECKPOINT_SECONDS``. The
+streaming path does nothing per delta for history: at each checkpoint the writer reads
+what the service's ``Stream`` gained since the last one. Every string passes
 ``redact`` before it is written. A file that is corrupt, locked or from a newer schema is
 never written to: the kernel keeps its chats in memory and says why once, in its log.
 """
@@ -26,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine import kernel_log
-from .protocol import Delta, Done, Event, MessageAdded, Snapshot, Start, Tool
+from .protocol import Done, Event, MessageAdded, Snapshot, Start
 from .redact import redact, secrets_version
 from .types import Message, ToolCall, now_iso
 
 if TYPE_CHECKING:
-    from .kernel.chats import ChatService
+    from .kernel.chats import ChatService, Stream
 
 ENV_HISTORY = "JUPYTER_DELTACHAT_HISTORY"
 DIR_MODE = 0o700
@@ -429,9 +430,9 @@ class RedactedText:
     values (keys, URLs). When ``redact`` learns a new secret, everything is redone. So
     ``redacted()`` always equals ``redact(the whole text)``.
 
-    The writer settles every ``_SETTLE_CHUNK`` characters as deltas arrive, so even a reply
-    that streams faster than checkpoints come is redacted in small steps, between which
-    the GIL is free for the kernel's other threads; the finished message reuses it.
+    The writer feeds it ``_SETTLE_CHUNK`` characters at a time and it settles after each,
+    so the text since the last checkpoint is redacted in small steps, between which the
+    GIL is free for the kernel's other threads; the finished message reuses it.
     """
 
     def __init__(self) -> None:
@@ -509,16 +510,39 @@ def _settle_point(text: str) -> int:
 
 @dataclass
 class _Streaming:
-    """A reply being streamed, as far as the writer has written it."""
+    """A reply being streamed, as far as the writer has read it from the service's
+    ``Stream`` (whose delta lists only grow) and written it."""
 
     path: str
     chat_id: str
     message: Message
+    source: Stream
     content: RedactedText = field(default_factory=RedactedText)
     reasoning: RedactedText = field(default_factory=RedactedText)
-    tool_calls: dict[str, ToolCall] = field(default_factory=dict)
-    dirty: bool = True
+    content_read: int = 0  # deltas of ``source.content`` taken so far
+    reasoning_read: int = 0
+    tool_calls: list[ToolCall] = field(default_factory=list)  # as last read
     written: float = 0.0  # time.monotonic() of the last checkpoint
+    checkpointed: bool = False  # whether a first checkpoint was written
+
+    def catch_up(self) -> bool:
+        """Take what the stream gained since the last call; whether anything changed.
+
+        A list slice and a dict copy are atomic under the GIL, so the streaming thread
+        never waits; the new text is redacted ``_SETTLE_CHUNK`` characters at a time.
+        """
+        content = self.source.content[self.content_read :]
+        reasoning = self.source.reasoning[self.reasoning_read :]
+        calls = list(self.source.tool_calls.values())
+        self.content_read += len(content)
+        self.reasoning_read += len(reasoning)
+        for deltas, text in ((content, self.content), (reasoning, self.reasoning)):
+            added = "".join(deltas)
+            for start in range(0, len(added), _SETTLE_CHUNK):
+                text.append(added[start : start + _SETTLE_CHUNK])
+        changed = bool(content or reasoning) or calls != self.tool_calls
+        self.tool_calls = calls
+        return changed
 
 
 Operation = Callable[[StoreWriter], None]
@@ -602,21 +626,17 @@ class History:
         if self.open() is not None:
             self._queue.put(("op", operation))
 
-    # -- events (called on the streaming path: only a queue put) ------------------------
+    # -- events (called on the streaming path: deltas and tool updates cost nothing) ----
 
     def _on_event(self, event: Event) -> None:
         if self.store is None:
             return
-        if isinstance(event, Delta):
-            self._queue.put(("delta", event))
-        elif isinstance(event, (MessageAdded, Start, Snapshot)):
+        if isinstance(event, (MessageAdded, Start, Snapshot)):
             path = self._service.path_of(event.chat_id) if self._service else None
             if path is not None:
                 self._queue.put(("event", (path, event)))
         elif isinstance(event, Done):
             self._queue.put(("done", event))
-        elif isinstance(event, Tool):
-            self._queue.put(("tool", event))
 
     # -- the writer thread -------------------------------------------------------------
 
@@ -654,10 +674,10 @@ class History:
         """Seconds until the next checkpoint or retry is due; None: nothing to do."""
         if self._pending:
             return LOCKED_RETRY_SECONDS
-        dirty = [s.written for s in self._streams.values() if s.dirty]
-        if not dirty:
+        if not self._streams:
             return None
-        return max(0.0, min(dirty) + CHECKPOINT_SECONDS - time.monotonic())
+        last = min(s.written for s in self._streams.values())
+        return max(0.0, last + CHECKPOINT_SECONDS - time.monotonic())
 
     def _apply(self, kind: str, payload: Any) -> None:
         service = self._service
@@ -667,21 +687,13 @@ class History:
             path, chat_id = payload
             self._forget_streams(path, chat_id, keep=set())
             self._pending.append(lambda w: w.delete(path, chat_id))
-        elif kind == "delta":
-            stream = self._streams.get(payload.message_id)
-            if stream is not None:
-                (stream.reasoning if payload.channel else stream.content).append(payload.text)
-                stream.dirty = True
-        elif kind == "tool":
-            stream = self._streams.get(payload.message_id)
-            if stream is not None:
-                stream.tool_calls[payload.call.id] = payload.call
-                stream.dirty = True
         elif kind == "done":
             stream = self._streams.pop(payload.message_id, None)
             found = service.stored_message(payload.chat_id, payload.message_id) if service else None
             if found is not None:
                 path, message = found
+                if stream is not None:
+                    stream.catch_up()
                 streamed = stream is not None and _as_streamed(message, stream)
                 self._pending.append(
                     lambda w: w.put(path, payload.chat_id, message, text_redacted=streamed)
@@ -692,9 +704,12 @@ class History:
                 message = event.message
                 self._pending.append(lambda w: w.put(path, event.chat_id, message))
             elif isinstance(event, Start):
-                found = service.stored_message(event.chat_id, event.message_id) if service else None
-                if found is not None:
-                    self._streams[event.message_id] = _Streaming(path, event.chat_id, found[1])
+                found = service and service.streaming_reply(event.chat_id, event.message_id)
+                if found:
+                    _, message, source = found
+                    self._streams[event.message_id] = _Streaming(
+                        path, event.chat_id, message, source
+                    )
             elif isinstance(event, Snapshot):
                 held = {m.id for m in event.messages}
                 self._forget_streams(path, event.chat_id, keep=held)  # cleared or replaced
@@ -710,15 +725,19 @@ class History:
                 del self._streams[key]
 
     def _checkpoint(self, *, force: bool) -> None:
-        """Queue a write of every streaming reply whose checkpoint is due."""
+        """Queue a write of every streaming reply whose checkpoint is due and that changed
+        (the first one always: a reply killed at once still comes back, interrupted)."""
         now = time.monotonic()
         for stream in self._streams.values():
-            if not stream.dirty or (not force and now - stream.written < CHECKPOINT_SECONDS):
+            if not force and now - stream.written < CHECKPOINT_SECONDS:
                 continue
-            stream.dirty, stream.written = False, now
+            stream.written = now
+            if not stream.catch_up() and stream.checkpointed:
+                continue
+            stream.checkpointed = True
             stream.message.content = stream.content.redacted()
             stream.message.reasoning = stream.reasoning.redacted() if stream.reasoning else None
-            stream.message.tool_calls = list(stream.tool_calls.values())
+            stream.message.tool_calls = list(stream.tool_calls)
             partial = Message.from_json(stream.message.to_json())
             self._pending.append(
                 lambda w, s=stream, m=partial: w.put(

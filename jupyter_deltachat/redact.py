@@ -52,6 +52,14 @@ _URL_PASSWORD = re.compile(
     r"(?<![a-z])(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<value>[^\s/@]+)(?=@)"
 )
 
+# Text none of whose substrings below occur cannot match the pattern: each alternative of
+# ``_KEY_SHAPES`` starts with one of them (``[Bb]earer`` and ``BEARER`` end in "earer " /
+# "EARER "), and a named secret needs its ':' or '='. Checking them first (C substring
+# search) keeps a long text without them from holding the GIL in a regex scan (1 MB of a
+# single word: 250 ms before, about 15 ms now).
+_KEY_MARKS = ("sk-", "gsk_", "AIza", "AKIA", "ASIA", "earer ", "EARER ")
+_NAMED_MARKS = (":", "=")
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _learnt = 0  # how many secrets were remembered so far; see secrets_version
@@ -84,8 +92,10 @@ def redact(text: str) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _KEY_SHAPES.sub(MASK, text)
-    text = _NAMED_SECRETS.sub(lambda match: match["name"] + MASK, text)
+    if any(mark in text for mark in _KEY_MARKS):
+        text = _KEY_SHAPES.sub(MASK, text)
+    if any(mark in text for mark in _NAMED_MARKS):
+        text = _NAMED_SECRETS.sub(lambda match: match["name"] + MASK, text)
     if "://" not in text:
         return text
     return _URL_PASSWORD.sub(lambda match: match["head"] + MASK, text)

@@ -5,14 +5,17 @@ without ever writing what ``redact`` of the whole text would remove."""
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 from pathlib import Path
 from typing import Any
 
+from jupyter_deltachat.engine import FramePacing
 from jupyter_deltachat.history import ChatStore, History, RedactedText
 from jupyter_deltachat.kernel.chats import ChatService
 from jupyter_deltachat.models.registry import ModelRegistry
+from jupyter_deltachat.protocol import Delta, Event
 from jupyter_deltachat.redact import redact, remember_secret
 from jupyter_deltachat.tools import ToolRegistry, make_tool
 from jupyter_deltachat.types import CallTool, Message
@@ -141,3 +144,58 @@ def test_a_checkpoint_keeps_the_tool_calls_made_so_far(tmp_path: Path) -> None:
     assert final["content"].startswith("Calling it with [redacted].\n")
     assert final["content"].endswith("It is 42. Done.")
     assert len(final["tool_calls"]) == 1
+
+
+class RecordingQueue(queue.SimpleQueue[tuple[str, Any]]):
+    """The writer's queue, recording the kind of each item put on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def put(self, item: tuple[str, Any], block: bool = True, timeout: float | None = None) -> None:
+        self.kinds.append(item[0])
+        super().put(item, block, timeout)
+
+
+def test_the_streaming_path_hands_the_writer_nothing_per_delta(tmp_path: Path) -> None:
+    """The writer reads the reply's text at each checkpoint: a reply of 3,000 frames puts
+    only its start and its end on the writer's queue, and a checkpoint holds exactly the
+    text streamed so far."""
+    half = [f"line {n}\n" for n in range(1500)]
+    halfway, release = threading.Event(), threading.Event()
+
+    def model(messages: list[Message], config: Any) -> Any:
+        yield from half
+        halfway.set()
+        release.wait(10)
+        yield from half
+
+    history = History(tmp_path / "chats.sqlite3")
+    recorded = RecordingQueue()
+    history._queue = recorded
+    service = ChatService(ModelRegistry(), pacing=FramePacing(shortest=0, longest=0))
+    frames: list[Delta] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Delta):
+            frames.append(event)
+
+    service.subscribe(on_event)
+    history.attach(service)
+    service.use_path(NOTEBOOK)
+    reply = service.send("c", "count", model=model)
+    try:
+        assert halfway.wait(10)
+        streamed_so_far = "".join(frame.text for frame in list(frames))
+        assert history.flush()
+        partial = stored_bodies(tmp_path / "chats.sqlite3")[1]
+        assert streamed_so_far and partial["content"].startswith(streamed_so_far)
+        assert partial["content"] == "".join(half)[: len(partial["content"])]
+    finally:
+        release.set()
+        reply.wait(10)
+    assert history.flush()
+    assert len(frames) > 1000  # a frame per few deltas: the writer would have had as many
+    assert recorded.kinds == ["event", "event", "flush", "done", "flush"]
+    assert stored_bodies(tmp_path / "chats.sqlite3")[1]["content"] == "".join(half) * 2

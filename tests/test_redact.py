@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
 
 from jupyter_deltachat.errors import AuthError, ProviderError
-from jupyter_deltachat.redact import MASK, redact, remember_secret
+from jupyter_deltachat.redact import _KEY_SHAPES, _NAMED_SECRETS, MASK, redact, remember_secret
 
 KEY_SHAPED = [
     "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
@@ -125,3 +126,18 @@ def test_concurrent_remember_and_redact() -> None:
         thread.join(30)
     assert failures == []
     assert redact(" ".join(secrets)) == " ".join([MASK] * len(secrets))
+
+
+def test_the_substring_precheck_changes_no_result() -> None:
+    """redact skips a pattern when none of the substrings it needs occurs; on random texts
+    built from those substrings and near misses, the result is the patterns applied always."""
+    pieces = [
+        "sk-", "gsk_", "AIza", "AKIA", "ASIA", "Bearer ", "bearer ", "BEARER ", "BeArEr ",
+        "api_key", "password", ":", "=", " ", "\n", "'", '"', "abcdefghij0123456789",
+        "ABCDEFGHIJKLMNOP", "x" * 40, "-", "_", "*",
+    ]  # fmt: skip
+    chooser = random.Random(5)
+    for _ in range(3000):
+        text = "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 14)))
+        always = _NAMED_SECRETS.sub(lambda m: m["name"] + MASK, _KEY_SHAPES.sub(MASK, text))
+        assert redact(text) == always, text

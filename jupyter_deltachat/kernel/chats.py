@@ -69,7 +69,7 @@ class Stream:
     request_id: str | None
     reply: Reply = field(init=False)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    content: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)  # the deltas, appended only
     reasoning: list[str] = field(default_factory=list)
     tool_calls: dict[str, ToolCall] = field(default_factory=dict)  # by id, in call order
     seq: int = 0
@@ -187,6 +187,22 @@ class ChatService:
                 return None
             found = next((m for m in chat.messages if m.id == message_id), None)
             return (chat.path, dataclasses.replace(found)) if found is not None else None
+
+    def streaming_reply(self, chat_id: str, message_id: str) -> tuple[str, Message, Stream] | None:
+        """(notebook path, a copy of the message, its ``Stream``) while ``message_id`` streams
+        in a notebook's chat.
+
+        The history writer reads the stream's text at each checkpoint instead of taking
+        every delta: its ``content``/``reasoning`` lists only grow while it streams.
+        """
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            stream = chat.streaming if chat is not None else None
+            if chat is None or chat.path is None or stream is None:
+                return None
+            if stream.message.id != message_id:
+                return None
+            return chat.path, dataclasses.replace(stream.message), stream
 
     def history(self, chat_id: str) -> list[Message]:
         """A copy of the chat's finished messages (a streaming reply is left out)."""
