@@ -86,12 +86,14 @@ class Wire:
 
 class WireMessage(Wire):
     """A request or an event: ``class Ping(WireMessage, type="ping")`` names its wire
-    ``type``, which leads its JSON."""
+    ``type``, which leads its JSON. A base holding the fields several messages share names
+    no type."""
 
     type: ClassVar[str]
 
-    def __init_subclass__(cls, *, type: str, **kwargs: Any) -> None:
-        cls.type = type
+    def __init_subclass__(cls, *, type: str | None = None, **kwargs: Any) -> None:
+        if type is not None:
+            cls.type = type
         super().__init_subclass__(**kwargs)
 
     def to_wire(self) -> dict[str, Any]:
@@ -184,46 +186,45 @@ class Ping(WireMessage, type="ping"):
     """Keeps a comm that declared a heartbeat alive; never answered."""
 
 
-class Send(WireMessage, type="send"):
-    """A user message for a chat; the kernel answers with ``message`` and a streamed reply."""
+class ChatRequest(WireMessage):
+    """A request about one chat."""
+
+    chat_id: str
+
+
+class ReplyRequest(ChatRequest):
+    """What ``send`` and ``regenerate`` share: each starts a reply, with these options."""
 
     request_id: str
-    chat_id: str
-    content: str
     model: str | None = None
     config: ChatConfig | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    context: list[ContextRef] = field(default_factory=list)
     tools: ToolChoice | None = None  # left out: "none"
 
 
-class Stop(WireMessage, type="stop"):
+class Send(ReplyRequest, type="send"):
+    """A user message for a chat; the kernel answers with ``message`` and a streamed reply."""
+
+    content: str
+    attachments: list[Attachment] = field(default_factory=list)
+    context: list[ContextRef] = field(default_factory=list)
+
+
+class Stop(ChatRequest, type="stop"):
     """Ends the chat's streaming reply (its ``done`` says ``cancelled``)."""
 
-    chat_id: str
     message_id: str | None = None
 
 
-class Regenerate(WireMessage, type="regenerate"):
+class Regenerate(ReplyRequest, type="regenerate"):
     """Replaces the chat's last reply with a new one."""
 
-    request_id: str
-    chat_id: str
-    model: str | None = None
-    config: ChatConfig | None = None
-    tools: ToolChoice | None = None  # left out: "none"
 
-
-class Sync(WireMessage, type="sync"):
+class Sync(ChatRequest, type="sync"):
     """Asks for a chat's ``snapshot`` (after a reconnect, or to switch chats)."""
 
-    chat_id: str
 
-
-class Clear(WireMessage, type="clear"):
+class Clear(ChatRequest, type="clear"):
     """Empties a chat; every comm gets the empty ``snapshot``."""
-
-    chat_id: str
 
 
 class ListModels(WireMessage, type="list_models"):
@@ -248,41 +249,37 @@ class ListChats(WireMessage, type="list_chats"):
     scope: ChatScope
 
 
-class OpenChat(WireMessage, type="open_chat"):
-    """Loads a stored chat, maybe of another notebook, into this kernel."""
+class StoredChatRequest(ChatRequest):
+    """A request about a stored chat, which may be another notebook's: ``path`` names the
+    notebook (left out: this notebook's chat of that id, else the one notebook that has one)."""
 
-    chat_id: str
     path: str | None = None
 
 
-class RenameChat(WireMessage, type="rename_chat"):
+class OpenChat(StoredChatRequest, type="open_chat"):
+    """Loads a stored chat into this kernel."""
+
+
+class RenameChat(StoredChatRequest, type="rename_chat"):
     """Sets a chat's title; every comm gets a fresh ``chats``."""
 
-    chat_id: str
     title: str
-    path: str | None = None
 
 
-class DeleteChat(WireMessage, type="delete_chat"):
+class DeleteChat(StoredChatRequest, type="delete_chat"):
     """Removes a chat from the kernel and the store."""
 
-    chat_id: str
-    path: str | None = None
 
-
-class Export(WireMessage, type="export"):
+class Export(StoredChatRequest, type="export"):
     """Asks for a chat as a Markdown file or a notebook (``exported``)."""
 
     request_id: str
-    chat_id: str
     format: ExportFormat
-    path: str | None = None
 
 
-class Approve(WireMessage, type="approve"):
+class Approve(ChatRequest, type="approve"):
     """The user's decision on a tool call awaiting approval."""
 
-    chat_id: str
     call_id: str
     decision: Decision
 
