@@ -11,16 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import CallMemory, Delta, StainlessSdkModel, StreamState
+from .base import CallMemory, Delta, SignedReasoning, StainlessSdkModel, StreamState
 from .spec import PROVIDERS
-from .tool_history import (
-    AssistantTurn,
-    ResultsTurn,
-    Turn,
-    UserTurn,
-    offered_tools,
-    turns,
-)
+from .tool_history import AssistantTurn, ResultsTurn, Turn, UserTurn, offered_tools, turns
 
 DEFAULT_MAX_TOKENS = 8192
 """The API requires ``max_tokens``; this is used when the chat's config sets none."""
@@ -64,13 +57,18 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
         if isinstance(turn, AssistantTurn):
             if not turn.calls:
                 return {"role": "assistant", "content": turn.text}
-            blocks: list[dict[str, Any]] = list(SIGNED_THINKING.get(turn.calls[0].id) or [])
-            if turn.text.strip():  # the API refuses a blank text block
-                blocks.append({"type": "text", "text": turn.text})
-            blocks += [
-                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
-                for call in turn.calls
-            ]
+            blocks = self.call_turn_blocks(
+                turn,
+                SIGNED_THINKING,
+                reasoning=thinking_block,
+                text=lambda text: {"type": "text", "text": text},
+                call=lambda call: {
+                    "type": "tool_use",
+                    "id": call.id,
+                    "name": call.name,
+                    "input": call.arguments,
+                },
+            )
             return {"role": "assistant", "content": blocks}
         assert isinstance(turn, ResultsTurn)
         return {
@@ -105,26 +103,22 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
             elif delta.type == "thinking_delta":
                 yield Reasoning(delta.thinking)
                 if event.index in state.signed:
-                    state.signed[event.index]["thinking"].append(delta.thinking)
+                    state.signed[event.index].text.append(delta.thinking)
             elif delta.type == "input_json_delta" and event.index in state.calls:
                 state.calls.add(event.index, arguments=delta.partial_json)
             elif delta.type == "signature_delta" and event.index in state.signed:
-                state.signed[event.index]["signature"] = delta.signature
+                state.signed[event.index].signature = delta.signature
         elif kind == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":
                 state.calls.add(event.index, block.id, block.name)
             elif block.type == "thinking":
-                state.signed[event.index] = {"type": "thinking", "thinking": [], "signature": ""}
+                state.signed[event.index] = SignedReasoning()
             elif block.type == "redacted_thinking":
-                state.signed[event.index] = {"type": "redacted_thinking", "data": block.data}
+                state.signed[event.index] = SignedReasoning(redacted=block.data)
         elif kind == "content_block_stop":
             if event.index in state.calls:
-                calls = state.calls.complete(self.provider)
-                if state.signed and calls[0].id:
-                    SIGNED_THINKING.keep(calls[0].id, signed_blocks(state.signed))
-                    state.signed.clear()
-                yield from calls
+                yield from self.completed_calls(state, SIGNED_THINKING)
         elif kind == "message_start":
             usage = event.message.usage
             state.input_tokens = (
@@ -140,15 +134,11 @@ class AnthropicModel(StainlessSdkModel, spec=PROVIDERS["anthropic"]):
             state.complete = True
 
 
-def signed_blocks(signed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The step's thinking blocks as the API wants them back (signed ones only)."""
-    blocks = []
-    for _, block in sorted(signed.items()):
-        if block["type"] == "redacted_thinking":
-            blocks.append(block)
-        elif block["signature"]:
-            blocks.append(block | {"thinking": "".join(block["thinking"])})
-    return blocks
+def thinking_block(block: SignedReasoning) -> dict[str, Any]:
+    """A thinking block as the API wants it back."""
+    if block.redacted is not None:
+        return {"type": "redacted_thinking", "data": block.redacted}
+    return {"type": "thinking", "thinking": "".join(block.text), "signature": block.signature}
 
 
 def anthropic(

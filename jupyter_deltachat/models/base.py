@@ -33,9 +33,18 @@ from ..errors import (
 )
 from ..redact import redact, remember_secret
 from ..stop import on_stop, stop_requested
-from ..types import Attachment, CallTool, ChatConfig, Finish, Message, Reasoning, Usage
+from ..types import (
+    Attachment,
+    CallTool,
+    ChatConfig,
+    Finish,
+    Message,
+    Reasoning,
+    ToolCall,
+    Usage,
+)
 from .spec import ProviderSpec, Sdk
-from .tool_history import PendingCalls
+from .tool_history import AssistantTurn, PendingCalls
 
 Delta = str | Reasoning | CallTool
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -55,14 +64,31 @@ class StreamState:
 
     def __init__(self) -> None:
         self.calls = PendingCalls()
-        self.signed: dict[int, dict[str, Any]] = {}
-        """Signed reasoning blocks of this step so far, by block index: some APIs want
-        them back, unchanged, before the step's calls (``CallMemory``)."""
+        self.signed: dict[int, SignedReasoning] = {}
+        """Reasoning blocks of this step so far, by block index: some APIs want the signed
+        ones back, unchanged, before the step's calls (``completed_calls``)."""
         self.complete = False
         self.events = 0
         self.finish: str = "stop"
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+
+
+class SignedReasoning:
+    """One reasoning block as the API streamed it: its text and signature, or the opaque
+    data of a redacted block. The API checks it when it comes back, so it is kept whole."""
+
+    __slots__ = ("redacted", "signature", "text")
+
+    def __init__(self, redacted: Any = None) -> None:
+        self.text: list[str] = []
+        self.signature: str | None = None
+        self.redacted = redacted
+
+    @property
+    def signed(self) -> bool:
+        """Whether the API can take it back (an unsigned block it would refuse)."""
+        return self.redacted is not None or bool(self.signature)
 
 
 class CallMemory:
@@ -362,6 +388,16 @@ class ProviderModel:
             )
         return self.stream_error(detail)
 
+    def completed_calls(self, state: StreamState, memory: CallMemory) -> list[CallTool]:
+        """The calls whose blocks just ended. The step's signed reasoning is kept in
+        ``memory`` under the first call's id: the API wants it back before the calls."""
+        calls = state.calls.complete(self.provider)
+        if state.signed and calls[0].id:
+            signed = [block for _, block in sorted(state.signed.items()) if block.signed]
+            memory.keep(calls[0].id, signed)
+            state.signed.clear()
+        return calls
+
     def stream_error(self, reason: str) -> ProviderError:
         """An error event inside the stream (no HTTP status), with the server's reason."""
         return ProviderError(
@@ -402,6 +438,23 @@ class ProviderModel:
         if not message.attachments:
             return message.content
         return self.message_parts(message, text, image, images_first)
+
+    def call_turn_blocks(
+        self,
+        turn: AssistantTurn,
+        memory: CallMemory,
+        reasoning: Callable[[SignedReasoning], Any],
+        text: Callable[[str], Any],
+        call: Callable[[ToolCall], Any],
+    ) -> list[Any]:
+        """An assistant turn that made calls as the API's content blocks, each in the API's
+        own form: the signed reasoning kept for its first call (``completed_calls``), its
+        text unless blank (such APIs refuse a blank text block), then its calls."""
+        signed = memory.get(turn.calls[0].id) if turn.calls else None
+        blocks = [reasoning(block) for block in signed or ()]
+        if turn.text.strip():
+            blocks.append(text(turn.text))
+        return blocks + [call(item) for item in turn.calls]
 
     def options(self, config: ChatConfig, names: dict[str, str]) -> dict[str, Any]:
         """``params`` given to the factory, overridden by the ``config`` fields this API

@@ -16,16 +16,9 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import ChatConfig, Message, Reasoning
-from .base import CallMemory, Delta, ProviderModel, StreamState, decode
+from .base import CallMemory, Delta, ProviderModel, SignedReasoning, StreamState, decode
 from .spec import PROVIDERS
-from .tool_history import (
-    AssistantTurn,
-    ResultsTurn,
-    Turn,
-    UserTurn,
-    offered_tools,
-    turns,
-)
+from .tool_history import AssistantTurn, ResultsTurn, Turn, UserTurn, offered_tools, turns
 
 CONFIG_NAMES = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP"}
 MALFORMED_STOPS = {
@@ -117,14 +110,15 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
         if isinstance(turn, UserTurn):
             return {"role": "user", "content": self.content(turn.message)}
         if isinstance(turn, AssistantTurn):
-            signed = SIGNED_REASONING.get(turn.calls[0].id) if turn.calls else None
-            blocks: list[dict[str, Any]] = list(signed or [])
-            if turn.text.strip():  # Converse refuses a blank text block
-                blocks.append({"text": turn.text})
-            blocks += [
-                {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
-                for call in turn.calls
-            ]
+            blocks = self.call_turn_blocks(
+                turn,
+                SIGNED_REASONING,
+                reasoning=reasoning_block,
+                text=lambda text: {"text": text},
+                call=lambda call: {
+                    "toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}
+                },
+            )
             return {"role": "assistant", "content": blocks}
         assert isinstance(turn, ResultsTurn)
         return {
@@ -174,14 +168,14 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
                 if reasoning:
                     yield Reasoning(reasoning)
                 signed = state.signed.setdefault(
-                    block.get("contentBlockIndex", 0), {"text": [], "signature": None}
+                    block.get("contentBlockIndex", 0), SignedReasoning()
                 )
                 if reasoning:
-                    signed["text"].append(reasoning)
+                    signed.text.append(reasoning)
                 if "signature" in content:
-                    signed["signature"] = content["signature"]
+                    signed.signature = content["signature"]
                 if "redactedContent" in content:
-                    signed["redacted"] = content["redactedContent"]
+                    signed.redacted = content["redactedContent"]
             elif "toolUse" in delta and block.get("contentBlockIndex") in state.calls:
                 state.calls.add(block["contentBlockIndex"], arguments=delta["toolUse"]["input"])
         elif "contentBlockStart" in event:
@@ -192,11 +186,7 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
                 state.calls.add(index, tool_use.get("toolUseId"), tool_use.get("name"))
         elif "contentBlockStop" in event:
             if event["contentBlockStop"].get("contentBlockIndex", 0) in state.calls:
-                calls = state.calls.complete(self.provider)
-                if state.signed and calls[0].id:
-                    SIGNED_REASONING.keep(calls[0].id, signed_blocks(state.signed))
-                    state.signed.clear()
-                yield from calls
+                yield from self.completed_calls(state, SIGNED_REASONING)
         elif "messageStop" in event:
             reason = event["messageStop"].get("stopReason")
             if reason in MALFORMED_STOPS:
@@ -213,16 +203,12 @@ class BedrockModel(ProviderModel, spec=PROVIDERS["bedrock"]):
             state.output_tokens = usage.get("outputTokens")
 
 
-def signed_blocks(signed: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The step's reasoning blocks as Converse wants them back (signed or redacted only)."""
-    blocks: list[dict[str, Any]] = []
-    for _, block in sorted(signed.items()):
-        if "redacted" in block:
-            blocks.append({"reasoningContent": {"redactedContent": block["redacted"]}})
-        elif block["signature"]:
-            text = {"text": "".join(block["text"]), "signature": block["signature"]}
-            blocks.append({"reasoningContent": {"reasoningText": text}})
-    return blocks
+def reasoning_block(block: SignedReasoning) -> dict[str, Any]:
+    """A reasoning block as Converse wants it back."""
+    if block.redacted is not None:
+        return {"reasoningContent": {"redactedContent": block.redacted}}
+    text = {"text": "".join(block.text), "signature": block.signature}
+    return {"reasoningContent": {"reasoningText": text}}
 
 
 def bedrock(
