@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..types import ChatConfig, Message, Reasoning
-from .base import CallMemory, Delta, SignedReasoning, StainlessSdkModel, StreamState
+from .base import CallMemory, Delta, SignedReasoning, StainlessSdkModel, StreamState, keyed_factory
 from .spec import PROVIDERS
 from .tool_history import AssistantTurn, ResultsTurn, Turn, UserTurn, offered_tools, turns
 
@@ -141,14 +141,8 @@ def thinking_block(block: SignedReasoning) -> dict[str, Any]:
     return {"type": "thinking", "thinking": "".join(block.text), "signature": block.signature}
 
 
-def anthropic(
-    model: str,
-    system_message: str | None = None,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    **params: Any,
-) -> AnthropicModel:
+anthropic = keyed_factory(
+    AnthropicModel,
     """A Claude model. ``params`` go into every request, e.g.
-    ``thinking={"type": "enabled", "budget_tokens": 2048}`` for reasoning deltas."""
-    credentials = {"api_key": api_key, "base_url": base_url}
-    return AnthropicModel(model, system_message, credentials=credentials, **params)
+    ``thinking={"type": "enabled", "budget_tokens": 2048}`` for reasoning deltas.""",
+)

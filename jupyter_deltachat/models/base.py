@@ -18,7 +18,7 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import (
@@ -496,6 +496,42 @@ class StainlessSdkModel(ProviderModel):
 
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         return (getattr(importlib.import_module(self.sdk.package), self.base_error),)
+
+
+KeyedModel = TypeVar("KeyedModel", bound=ProviderModel)
+
+
+def keyed_factory(model_class: type[KeyedModel], doc: str) -> Callable[..., KeyedModel]:
+    """The public factory of a provider configured by an API key and maybe a base URL,
+    named after its id: ``anthropic(model, system_message, api_key, base_url, **params)``.
+    ``base_url`` is a credential where the provider's spec has that field (so the store may
+    supply it), else the SDK's ``endpoint`` (Google)."""
+    spec = model_class.spec
+    assert spec is not None, f"{model_class.__name__} names no provider spec"
+    stored_base_url = spec.field("base_url") is not None
+
+    def factory(
+        model: str,
+        system_message: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **params: Any,
+    ) -> KeyedModel:
+        credentials = {"api_key": api_key}
+        endpoint = None
+        if stored_base_url:
+            credentials["base_url"] = base_url
+        else:
+            endpoint = base_url
+        return model_class(
+            model, system_message, credentials=credentials, endpoint=endpoint, **params
+        )
+
+    factory.__name__ = factory.__qualname__ = spec.id
+    factory.__module__ = model_class.__module__
+    factory.__doc__ = doc
+    factory.__annotations__["return"] = model_class.__name__
+    return factory
 
 
 def http_status(exc: BaseException) -> int | None:

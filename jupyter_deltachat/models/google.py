@@ -15,7 +15,15 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import CallTool, ChatConfig, Message, Reasoning
-from .base import CallMemory, Delta, ProviderModel, StreamState, capture_socket, decode
+from .base import (
+    CallMemory,
+    Delta,
+    ProviderModel,
+    StreamState,
+    capture_socket,
+    decode,
+    keyed_factory,
+)
 from .spec import PROVIDERS
 from .tool_history import AssistantTurn, ResultsTurn, Turn, UserTurn, offered_tools, turns
 
@@ -196,15 +204,8 @@ class GoogleModel(ProviderModel, spec=PROVIDERS["google"]):
         return CallTool(function_call.name or "", arguments, id=call_id, provider=self.provider)
 
 
-def google(
-    model: str,
-    system_message: str | None = None,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    **params: Any,
-) -> GoogleModel:
+google = keyed_factory(
+    GoogleModel,
     """A Gemini model (Gemini Developer API key). ``params`` go into the generation
-    config, e.g. ``thinking_config={"thinking_budget": 1024}``."""
-    return GoogleModel(
-        model, system_message, endpoint=base_url, credentials={"api_key": api_key}, **params
-    )
+    config, e.g. ``thinking_config={"thinking_budget": 1024}``.""",
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import keyed_factory
 from .openai_compatible import CHAT_CONFIG_NAMES, ChatCompletionsModel
 from .spec import PROVIDERS
 
@@ -31,13 +32,6 @@ class GroqModel(ChatCompletionsModel, spec=PROVIDERS["groq"]):
         return delta.__dict__.get("reasoning")
 
 
-def groq(
-    model: str,
-    system_message: str | None = None,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    **params: Any,
-) -> GroqModel:
-    """A model on Groq (``base_url`` is the host; the SDK appends ``/openai/v1``)."""
-    credentials = {"api_key": api_key, "base_url": base_url}
-    return GroqModel(model, system_message, credentials=credentials, **params)
+groq = keyed_factory(
+    GroqModel, """A model on Groq (``base_url`` is the host; the SDK appends ``/openai/v1``)."""
+)
