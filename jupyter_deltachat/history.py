@@ -40,6 +40,10 @@ FILE_MODE = 0o600
 CHECKPOINT_SECONDS = 1.0  # the contract asks for at least every 2 s
 BUSY_TIMEOUT_SECONDS = 5.0
 LOCKED_RETRY_SECONDS = 1.0
+# The writer lets a burst of events settle this long before it writes (a flush ends the
+# wait): its work for a reply's start and end then runs after that reply's first and last
+# frames went out, instead of competing with them for the GIL.
+GATHER_SECONDS = 0.05
 
 _MIGRATIONS: list[str] = [
     # 1: chats by (notebook path, chat id); messages as the protocol's Message JSON
@@ -642,12 +646,7 @@ class History:
 
     def _run(self) -> None:
         while True:
-            items = [self._next(self._due())]
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = self._gather()
             flushed: list[threading.Event] = []
             for item in items:
                 if item is None:
@@ -663,6 +662,19 @@ class History:
                 event.set()
             if self.problem is not None and self.store is None:
                 return
+
+    def _gather(self) -> list[tuple[str, Any] | None]:
+        """The next items: the first (None when a checkpoint is due), then all that come
+        within ``GATHER_SECONDS`` of it or before a flush, then whatever is queued."""
+        items = [self._next(self._due())]
+        deadline = time.monotonic() + GATHER_SECONDS
+        while items[0] is not None and items[-1] is not None and items[-1][0] != "flush":
+            items.append(self._next(max(0.0, deadline - time.monotonic())))
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
 
     def _next(self, timeout: float | None) -> tuple[str, Any] | None:
         try:

@@ -348,6 +348,7 @@ def test_chats_are_scoped_by_notebook_and_open_across(kernels: Kernels) -> None:
     assert ready["chats"] == []
     watcher, _ = connect(second)
     reply(client_b, "default", "in b")
+    client_b.drain()  # the lists the reply brought (sent before its done)
     listed = client_b.request({"type": "list_chats", "scope": "notebook"}, "chats")
     assert [(i["chat_id"], i["path"]) for i in listed["chats"]] == [("default", "/srv/nb/b.ipynb")]
     everything = client_b.request({"type": "list_chats", "scope": "all"}, "chats")
@@ -385,6 +386,8 @@ def test_rename_and_delete(kernels: Kernels) -> None:
     watcher, _ = connect(kernel)
     reply(client, "default", "keep")
     reply(client, "doomed", "drop")
+    client.drain()  # the lists the replies brought (each sent before its done)
+    watcher.stream(), watcher.stream(), watcher.drain()
     client.send({"type": "rename_chat", "chat_id": "default", "title": "Kept chat"})
     for view in (client, watcher):
         chats = view.next("chats")
@@ -565,3 +568,44 @@ def test_chat_magics_list_open_and_export(kernels: Kernels, tmp_path: Path) -> N
     assert failure(kernel.outputs("%chat open nowhere")) == (
         "no stored chat 'nowhere' (unknown_chat)"
     )
+
+
+HELD_MODEL = r"""
+import threading
+release_held = threading.Event()
+
+@dc.register("held")
+def held(messages):
+    yield "part one "
+    release_held.wait(60)
+    yield "part two"
+"""
+
+
+def listing(event: dict[str, Any]) -> list[tuple[str, str, bool, int]]:
+    return [(i["chat_id"], i["title"], i["streaming"], i["message_count"]) for i in event["chats"]]
+
+
+def test_views_follow_the_chat_list_while_a_cell_streams(kernels: Kernels) -> None:
+    """A reply started by ``%chat`` in a cell (the shell stays busy until it ends) reaches
+    every view's list as the kernel's ``chats`` events, with no request: the new chat
+    first, titled and streaming; then, before its ``done``, finished."""
+    kernel = kernels.start()
+    kernel.execute(HELD_MODEL)
+    view, _ = connect(kernel, {})
+    reply(view, "older", "an older chat")
+    view.drain()  # the lists that reply brought
+    kernel.start_execute("%chat -m held --chat cell What streams here?")
+    assert listing(view.next("chats")) == [
+        ("cell", "What streams here?", True, 2),
+        ("older", "an older chat", False, 2),
+    ]
+    view.next("delta")
+    kernel.execute("release_held.set()", subshell_id=kernel.create_subshell())
+    finished = view.next("chats", "done")
+    assert finished["type"] == "chats"
+    assert listing(finished) == [
+        ("cell", "What streams here?", False, 2),
+        ("older", "an older chat", False, 2),
+    ]
+    assert view.next("done")["length"] == len("part one part two")

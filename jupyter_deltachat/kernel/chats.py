@@ -148,6 +148,12 @@ class ChatService:
     def emit(self, event: Event) -> None:
         self._listeners.notify(event)
 
+    def emit_chat_list(self) -> None:
+        """Send every view this notebook's chat list: a chat was added, retitled, reordered,
+        started or finished streaming, renamed or deleted. Views follow the kernel's list
+        without asking (a cell running ``%chat`` keeps the shell busy while it streams)."""
+        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+
     # -- reading ---------------------------------------------------------------------------
 
     def chat(self, chat_id: str) -> Chat:
@@ -343,6 +349,7 @@ class ChatService:
             chat.streaming = None
             chat.updated = now_iso()
         self.snapshot(chat_id, self.emit)
+        self.emit_chat_list()
 
     def add_message(self, chat_id: str, message: Message) -> None:
         """Append a complete message (e.g. from ``%chat``) and tell every listener."""
@@ -351,6 +358,7 @@ class ChatService:
             chat.messages.append(message)
             chat.updated = now_iso()
         self.emit(MessageAdded(chat_id=chat_id, message=dataclasses.replace(message)))
+        self.emit_chat_list()
 
     # -- history (protocol 1.1 section 3) --------------------------------------------------
 
@@ -452,7 +460,7 @@ class ChatService:
         if target is not None and self.persistence is not None and self.persistence.usable:
             self.persistence.rename(target, chat_id, title)
             self.persistence.flush()
-        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+        self.emit_chat_list()
 
     def delete_chat(self, chat_id: str, path: str | None = None) -> None:
         """Remove a chat from this kernel and the store; every view gets the empty snapshot
@@ -470,7 +478,7 @@ class ChatService:
             self.persistence.delete(target, chat_id)
             self.persistence.flush()
         self.emit(Snapshot(chat_id=chat_id, messages=[], streaming=None))
-        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+        self.emit_chat_list()
 
     def export_source(self, chat_id: str, path: str | None = None) -> tuple[str, list[Message]]:
         """(title, finished messages) of a chat held here or stored, for an export."""
@@ -570,6 +578,7 @@ class ChatService:
             model=model_id,
         )
         self.emit(start)
+        self.emit_chat_list()  # a new title, the chat first, streaming
         stream.reply.start()
 
     def _record(self, chat: Chat, stream: Stream, event: ReplyEvent) -> None:
@@ -626,6 +635,7 @@ class ChatService:
             length=len(outcome.content),
             usage=outcome.usage,
         )
+        self.emit_chat_list()  # before done: a view that saw done has the list too
         self.emit(done)
 
 
