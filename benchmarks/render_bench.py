@@ -13,11 +13,15 @@ send until all math is typeset), and the load average, since the machine may be 
     python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0] [--modes ...]
 
 ``--paced-seconds N`` stops the paced stream after N seconds (0: the whole 200 KB).
+``--profile DIR`` also records, per case, a Chromium CPU profile and a performance trace into
+DIR and prints the top self-time functions and the main thread's style/layout/paint share
+(profiling slows the page: its figures are not comparable with a run without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -52,7 +56,7 @@ REPLY = "[data-role='assistant']"
 STREAM_ENDED = f"{REPLY}:not([data-streaming])[data-finish-reason]"
 FINISHED = f"{STREAM_ENDED}[data-rendered='true']"
 SETTLED = f"{FINISHED} .jp-DeltaChat-markdown:not([data-math-pending])"
-MODES = ("incremental", "eager", "naive")
+MODES = ("incremental", "previous", "eager", "naive")
 PROBE = """() => {
   window.__bench = { longTasks: [], frames: 0, running: true, at: {} };
   const at = window.__bench.at;
@@ -122,12 +126,75 @@ def wait_for(page, selector: str) -> None:
     )
 
 
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "blink"]
+#: Trace events of the renderer's main thread, by the share of the page's work they stand for.
+TRACE_PHASES = {
+    "task": ("RunTask", "ThreadControllerImpl::RunTask"),
+    "script": (
+        "FunctionCall",
+        "EvaluateScript",
+        "TimerFire",
+        "FireAnimationFrame",
+        "RunMicrotasks",
+    ),
+    "style": ("UpdateLayoutTree", "RecalculateStyles", "ScheduleStyleRecalculation"),
+    "layout": ("Layout",),
+    "paint": ("Paint", "PrePaint", "Layerize", "Commit", "UpdateLayer", "PaintImage"),
+    "parse HTML": ("ParseHTML", "ParseFragment"),
+}
+
+
+def profile_summary(profile: dict, top: int = 15) -> list[tuple[str, float]]:
+    """Self time (ms) per function of a CDP CPU profile, largest first."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    self_ms: dict[str, float] = {}
+    for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = nodes[sample]["callFrame"]
+        name = frame["functionName"] or "(anonymous)"
+        where = frame["url"].rsplit("/", 1)[-1].split("?")[0]
+        key = f"{name} {where}:{frame['lineNumber'] + 1}" if where else name
+        self_ms[key] = self_ms.get(key, 0.0) + delta / 1000
+    return sorted(self_ms.items(), key=lambda item: -item[1])[:top]
+
+
+def trace_summary(path: Path) -> dict[str, float]:
+    """Milliseconds per phase on the busiest renderer main thread of a trace (nested events
+    count in each phase they belong to, so the phases overlap `script`)."""
+    events = json.loads(path.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    main_threads = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "thread_name"
+        and e["args"].get("name") == "CrRendererMain"
+    }
+    totals: dict[tuple[int, int], dict[str, float]] = {}
+    for event in events:
+        thread = (event.get("pid"), event.get("tid"))
+        if event.get("ph") != "X" or thread not in main_threads:
+            continue
+        for phase, names in TRACE_PHASES.items():
+            if event["name"] in names:
+                per = totals.setdefault(thread, dict.fromkeys(TRACE_PHASES, 0.0))
+                per[phase] += event.get("dur", 0) / 1000
+    return max(totals.values(), key=lambda per: per["task"], default={})
+
+
 def cdp_task_seconds(cdp) -> float:
     metrics = cdp.send("Performance.getMetrics")["metrics"]
     return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
 
 
-def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: float) -> dict:
+def run_case(
+    browser,
+    server,
+    mode: str,
+    rate: float,
+    delta_chars: int,
+    limit: float,
+    profile_dir: Path | None = None,
+) -> dict:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.add_init_script(f"localStorage.setItem('jupyter-deltachat:render-mode', '{mode}')")
     page = context.new_page()
@@ -141,12 +208,27 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
         page.evaluate(PROBE)
+        name = f"{mode}-{'full' if not rate else f'{rate:g}'}"
+        if profile_dir:
+            browser.start_tracing(
+                page=page,
+                path=str(profile_dir / f"{name}.trace.json"),
+                categories=TRACE_CATEGORIES,
+            )
+            cdp.send("Profiler.enable")
+            cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+            cdp.send("Profiler.start")
         busy0, wall0 = cdp_task_seconds(cdp), time.perf_counter()
         send(page, f"{rate} {delta_chars} {limit}", model="bench")
         wait_for(page, STREAM_ENDED)
         busy1, wall1 = cdp_task_seconds(cdp), time.perf_counter()
         wait_for(page, SETTLED)
         busy2, wall2 = cdp_task_seconds(cdp), time.perf_counter()
+        if profile_dir:
+            cpu = cdp.send("Profiler.stop")["profile"]
+            browser.stop_tracing()
+            (profile_dir / f"{name}.cpuprofile").write_text(json.dumps(cpu))
+            print_profile(name, cpu, profile_dir / f"{name}.trace.json", busy2 - busy0)
         result = page.evaluate("() => { window.__bench.running = false; return window.__bench; }")
         length = page.evaluate(
             "() => document.querySelector('[data-role=assistant] .jp-DeltaChat-markdown')"
@@ -173,11 +255,25 @@ def run_case(browser, server, mode: str, rate: float, delta_chars: int, limit: f
     }
 
 
+def print_profile(name: str, cpu: dict, trace: Path, busy_s: float) -> None:
+    phases = trace_summary(trace)
+    task = phases.get("task") or 1.0
+    print(f"\n### {name}: busy {busy_s:.2f} s; main thread ms (share of tasks):", file=sys.stderr)
+    print(
+        "  " + ", ".join(f"{k} {v:.0f} ({100 * v / task:.0f}%)" for k, v in phases.items()),
+        file=sys.stderr,
+    )
+    for key, ms in profile_summary(cpu):
+        print(f"  {ms:8.1f} ms  {key}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delta-chars", type=int, default=40)
     parser.add_argument("--paced-seconds", type=float, default=0.0)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--rates", nargs="+", type=float, default=[100.0, 0.0])
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -190,9 +286,16 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for rate, limit in ((100.0, args.paced_seconds), (0.0, 0.0)):
+                if args.profile:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                for rate in args.rates:
+                    limit = args.paced_seconds if rate else 0.0
                     for mode in args.modes:
-                        rows.append(run_case(browser, server, mode, rate, args.delta_chars, limit))
+                        rows.append(
+                            run_case(
+                                browser, server, mode, rate, args.delta_chars, limit, args.profile
+                            )
+                        )
                         print(f"  done: {mode} at {rows[-1]['rate']}", file=sys.stderr)
                 browser.close()
         finally:
