@@ -25,6 +25,14 @@ export class BlockSplitter {
     this._scanned = pos;
   }
 
+  /**
+   * Where the line opening a still unclosed code fence starts in the scanned text (its
+   * closing line, if any, is not complete yet); -1 outside a fence.
+   */
+  get openFenceAt(): number {
+    return this._fence ? this._fenceAt : -1;
+  }
+
   /** The last boundary at or before the end of the scanned text; 0 if none. */
   get lastBoundary(): number {
     return this.boundaries.length ? this.boundaries[this.boundaries.length - 1] : 0;
@@ -67,6 +75,7 @@ export class BlockSplitter {
       const open = FENCE.exec(line);
       if (open) {
         this._fence = open[2];
+        this._fenceAt = start;
       } else if (line.trim().startsWith('$$') && !isClosedMath(line.trim())) {
         this._math = true;
       }
@@ -76,6 +85,7 @@ export class BlockSplitter {
 
   private _scanned = 0;
   private _fence = '';
+  private _fenceAt = 0;
   private _math = false;
   private _afterBlank = false;
   /** Whether the current block has had a non-blank line, and whether that began a list. */
@@ -85,6 +95,21 @@ export class BlockSplitter {
 
 const FENCE = /^( {0,3})(`{3,}|~{3,})/;
 const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
+
+/**
+ * `markdown` with the info string (the language) of the fence line at `lineStart` removed,
+ * so a code block still growing renders as plain text: highlighting it again on every
+ * render of the tail costs time in its length, and it is highlighted once it closes.
+ */
+export function withoutFenceInfo(markdown: string, lineStart: number): string {
+  const end = markdown.indexOf('\n', lineStart);
+  const line = markdown.slice(lineStart, end < 0 ? undefined : end);
+  const open = FENCE.exec(line);
+  if (!open) {
+    return markdown;
+  }
+  return markdown.slice(0, lineStart) + open[0] + markdown.slice(lineStart + line.length);
+}
 
 function isClosedMath(trimmed: string): boolean {
   return trimmed.length > 4 && trimmed.endsWith('$$');

@@ -632,11 +632,11 @@ export class ChatPanel extends Widget {
   private _agent = new AgentToggle();
 }
 
-/** `naive` and `eager` exist only for benchmarks/render_bench.py. */
+/** Modes other than `incremental` exist only for benchmarks/render_bench.py. */
 function renderMode(): RenderMode {
   try {
     const mode = localStorage.getItem(RENDER_MODE_KEY);
-    return mode === 'naive' || mode === 'eager' ? mode : 'incremental';
+    return mode === 'naive' || mode === 'eager' || mode === 'previous' ? mode : 'incremental';
   } catch {
     return 'incremental';
   }

@@ -1,6 +1,6 @@
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { BlockSplitter, codeBlocks, escapeRawHtml } from './blocks';
+import { BlockSplitter, codeBlocks, escapeRawHtml, withoutFenceInfo } from './blocks';
 
 const MARKDOWN = 'text/markdown';
 /**
@@ -21,12 +21,15 @@ const STEP_BUDGET_MS = 24;
 export const DEFAULT_TAIL_INTERVAL_MS = 100;
 
 /**
- * `incremental` typesets a finished block's math once it is on screen (the rest when the
- * reply has ended and the browser is idle); `eager` typesets each finished block's math at
- * once, on screen or not (the session-2 design, kept for the render benchmark); `naive`
- * re-renders the whole text each time (the benchmark's baseline).
+ * `incremental` typesets a finished block's math once it is on screen and the renderer has
+ * caught up with the text (the rest when the reply has ended and the browser is idle), and
+ * shows a code block as plain text until it closes; `previous` is the session-3 design
+ * (math in view typeset even while a backlog is worked off, a growing code block highlighted
+ * on every render); `eager` typesets each finished block's math at once, on screen or not
+ * (the session-2 design); `naive` re-renders the whole text each time. All but
+ * `incremental` exist for benchmarks/render_bench.py.
  */
-export type RenderMode = 'incremental' | 'eager' | 'naive';
+export type RenderMode = 'incremental' | 'previous' | 'eager' | 'naive';
 
 /** Called once per rendered block with the source text of each code block in it, in order. */
 export type Decorate = (node: HTMLElement, code: string[]) => void;
@@ -210,6 +213,8 @@ export class MarkdownStream {
       this._busy = false;
       this._lastStep = performance.now();
       this._catchingUp = this._backlog();
+      // Blocks only pass through the view while a backlog is worked off: their math waits.
+      this._math.held = this._catchingUp && this.mode === 'incremental';
     }
     if (this._disposed) {
       return;
@@ -250,7 +255,12 @@ export class MarkdownStream {
 
   private async _renderTail(text: string): Promise<void> {
     this._shownTail = text;
-    await this._render(this._tail, text, this._final);
+    const fenceAt = this._splitter.openFenceAt - this._stableEnd;
+    const shown =
+      !this._final && this.mode === 'incremental' && fenceAt >= 0
+        ? withoutFenceInfo(text, fenceAt)
+        : text;
+    await this._render(this._tail, shown, this._final);
   }
 
   /**
@@ -268,12 +278,13 @@ export class MarkdownStream {
     if (!text) {
       return;
     }
-    if (typeset && (renderer === this._tail || this.mode !== 'incremental')) {
+    const queued = this.mode === 'incremental' || this.mode === 'previous';
+    if (typeset && (renderer === this._tail || !queued)) {
       // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
       await this._rendermime.latexTypesetter?.typeset(renderer.node);
     }
     this._decorate(renderer.node, codeBlocks(text));
-    if (typeset && renderer !== this._tail && this.mode === 'incremental') {
+    if (typeset && renderer !== this._tail && queued) {
       this._math.add(renderer.node, text);
     }
   }
@@ -359,6 +370,14 @@ class MathQueue {
     return this._unseen.size > 0 || this._visible.size > 0 || this._currentVisible;
   }
 
+  /** While set, no math is typeset (the renderer is catching up: blocks only pass by). */
+  set held(value: boolean) {
+    if (this._held !== value) {
+      this._held = value;
+      void this._pump();
+    }
+  }
+
   /** The reply ended and is all on screen: typeset the math out of view too, in idle time. */
   set background(value: boolean) {
     this._background = value;
@@ -412,7 +431,7 @@ class MathQueue {
   }
 
   private async _pump(): Promise<void> {
-    if (this._running || this._disposed || !this._typesetter) {
+    if (this._running || this._held || this._disposed || !this._typesetter) {
       return;
     }
     this._running = true;
@@ -425,7 +444,7 @@ class MathQueue {
           }
           await idleMoment();
           next = first(this._visible) ?? first(this._waiting);
-          if (!next || this._disposed) {
+          if (!next || this._disposed || this._held) {
             break;
           }
         }
@@ -443,7 +462,7 @@ class MathQueue {
           this._onVisibleDone();
         }
         await nextTask();
-        if (this._disposed) {
+        if (this._disposed || this._held) {
           break;
         }
       }
@@ -472,6 +491,7 @@ class MathQueue {
   /** Waiting elements in view. */
   private readonly _visible = new Set<HTMLElement>();
   private _background = false;
+  private _held = false;
   private _running = false;
   private _currentVisible = false;
   private _disposed = false;

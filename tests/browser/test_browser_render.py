@@ -119,3 +119,38 @@ def test_incremental_render_equals_a_one_shot_render(page, lab_server):
     assert len(incremental) == len(one_shot)
     for got, want in zip(incremental, one_shot, strict=True):
         assert got == want
+
+
+GATED_MODEL = """
+import os, time, jupyter_deltachat as dc
+@dc.register("gated")
+def gated(messages):
+    yield "Before the code:\\n\\n```python\\ndef square(x):\\n"
+    yield "    return x ** 2\\n"
+    while not os.path.exists("release_the_reply"):
+        time.sleep(0.02)
+    yield "```\\n\\nAfter the code.\\n"
+"""
+
+
+def test_a_code_block_is_highlighted_once_it_closes(page, lab_server):
+    """While a fenced block grows, the tail shows it as plain text (highlighting it on every
+    render of the tail costs time in its length); once it closes, it is highlighted."""
+    new_notebook(page)
+    run_cell(page, GATED_MODEL)
+    wait_model_listed(page, "gated")
+    send(page, "go", model="gated")
+    reply = wait_streaming(page)
+    code = reply.locator("pre code", has_text="return x ** 2")
+    code.wait_for()
+    assert reply.get_attribute("data-streaming") == "true"
+    assert code.locator("span").count() == 0, code.inner_html()
+    assert code.inner_text() == "def square(x):\n    return x ** 2\n"
+
+    (lab_server.root / "release_the_reply").write_text("")
+    reply = wait_finished(page)
+    highlighted = reply.locator("pre code.language-python")
+    assert highlighted.inner_text() == "def square(x):\n    return x ** 2"
+    assert highlighted.locator("span[class]").count() >= 3, highlighted.inner_html()
+    assert reply.locator(".jp-DeltaChat-code").count() == 1
+    assert reply.locator("p", has_text="After the code.").count() == 1
