@@ -1,6 +1,6 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 import { caretDownEmptyIcon, deleteIcon, editIcon } from '@jupyterlab/ui-components';
-import { iconButton, textButton } from './dom';
+import { element, iconButton, textButton } from './dom';
 import { ChatScope, ExportFormat, IChatInfo } from './protocol';
 
 /** What the list asks its owner (the panel) to do; the panel talks to the kernel. */
@@ -31,17 +31,15 @@ const CHAT_KERNEL_PREFIX = '.deltachat/';
  */
 export class ChatList {
   constructor(private readonly _actions: IChatListActions) {
-    this.node = document.createElement('div');
-    this.node.className = 'jp-DeltaChat-chatList';
+    this.node = element('div', 'jp-DeltaChat-chatList');
 
-    const wrap = document.createElement('div');
-    wrap.className = 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select';
-    this._trigger = document.createElement('button');
+    const wrap = element('div', 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select');
+    this._trigger = element('button', 'jp-DeltaChat-chatTrigger', {
+      'aria-label': 'Chat',
+      'aria-haspopup': 'dialog',
+      'aria-expanded': 'false'
+    });
     this._trigger.type = 'button';
-    this._trigger.className = 'jp-DeltaChat-chatTrigger';
-    this._trigger.setAttribute('aria-label', 'Chat');
-    this._trigger.setAttribute('aria-haspopup', 'dialog');
-    this._trigger.setAttribute('aria-expanded', 'false');
     this._trigger.addEventListener('click', () => (this.isOpen ? this.close() : this.open()));
     this._trigger.addEventListener('keydown', event => {
       if (event.key === 'ArrowDown' && !this.isOpen) {
@@ -54,27 +52,22 @@ export class ChatList {
       caretDownEmptyIcon.element({ tag: 'span', className: 'jp-DeltaChat-caret' })
     );
 
-    this._popup = document.createElement('div');
-    this._popup.className = 'jp-DeltaChat-chatPopup';
-    this._popup.setAttribute('role', 'dialog');
-    this._popup.setAttribute('aria-label', 'Chats');
+    this._popup = element('div', 'jp-DeltaChat-chatPopup', {
+      role: 'dialog',
+      'aria-label': 'Chats'
+    });
     this._popup.hidden = true;
     this._popup.addEventListener('keydown', event => this._onKey(event));
 
-    this._search = document.createElement('input');
+    this._search = element('input', 'jp-DeltaChat-chatSearch', { 'aria-label': 'Search chats' });
     this._search.type = 'search';
-    this._search.className = 'jp-DeltaChat-chatSearch';
     this._search.placeholder = 'Search chats by title';
-    this._search.setAttribute('aria-label', 'Search chats');
     this._search.addEventListener('input', () => this._render());
 
-    this._lists = document.createElement('div');
-    this._lists.className = 'jp-DeltaChat-chatSections';
+    this._lists = element('div', 'jp-DeltaChat-chatSections');
 
-    const exportBar = document.createElement('div');
-    exportBar.className = 'jp-DeltaChat-chatExport';
-    const exportLabel = document.createElement('h3');
-    exportLabel.className = 'jp-DeltaChat-chatHeading';
+    const exportBar = element('div', 'jp-DeltaChat-chatExport');
+    const exportLabel = element('h3', 'jp-DeltaChat-chatHeading');
     exportLabel.textContent = 'Export this chat';
     const markdown = textButton('Markdown', 'jp-mod-reject', () =>
       this._export('markdown')

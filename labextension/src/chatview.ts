@@ -1,7 +1,7 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ChatChange, ChatState } from './chatstate';
 import { caretDownIcon } from '@jupyterlab/ui-components';
-import { iconButton } from './dom';
+import { element, iconButton } from './dom';
 import { IMessageActions, MessageView } from './messageview';
 import { DEFAULT_TAIL_INTERVAL_MS, RenderMode } from './render';
 
@@ -18,12 +18,8 @@ export class ChatView {
     private readonly _actions: IMessageActions,
     private readonly _mode: RenderMode = 'incremental'
   ) {
-    this.node = document.createElement('div');
-    this.node.className = 'jp-DeltaChat-view';
-    this._list = document.createElement('div');
-    this._list.className = 'jp-DeltaChat-messages';
-    this._list.setAttribute('role', 'log');
-    this._list.setAttribute('aria-label', 'Messages');
+    this.node = element('div', 'jp-DeltaChat-view');
+    this._list = element('div', 'jp-DeltaChat-messages', { role: 'log', 'aria-label': 'Messages' });
     this._list.addEventListener('scroll', () => this._onScroll());
     this._jump = iconButton(caretDownIcon, 'Jump to latest', () => this.follow(), 'Jump to latest');
     this._jump.classList.add('jp-DeltaChat-jump');

@@ -1,6 +1,6 @@
 import type * as nbformat from '@jupyterlab/nbformat';
 import { closeIcon } from '@jupyterlab/ui-components';
-import { button, iconButton } from './dom';
+import { button, element, iconButton } from './dom';
 import { IContextItem, IContextRef, IVariableInfo } from './protocol';
 
 /** What the context controls need from the panel around them. */
@@ -50,14 +50,9 @@ export class ContextComposer {
     private readonly _input: HTMLTextAreaElement,
     private readonly _source: IContextSource
   ) {
-    this.node = document.createElement('div');
-    this.node.className = 'jp-DeltaChat-context';
-    this._chips = document.createElement('div');
-    this._chips.className = 'jp-DeltaChat-chips';
-    this._chips.setAttribute('role', 'list');
-    this._chips.setAttribute('aria-label', 'Context');
-    const add = document.createElement('div');
-    add.className = 'jp-DeltaChat-contextAdd';
+    this.node = element('div', 'jp-DeltaChat-context');
+    this._chips = element('div', 'jp-DeltaChat-chips', { role: 'list', 'aria-label': 'Context' });
+    const add = element('div', 'jp-DeltaChat-contextAdd');
     add.append(
       button('This cell', 'Add this cell as context', () => {
         if (!this.addActiveCell()) {

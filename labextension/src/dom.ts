@@ -53,11 +53,26 @@ export function textButton(label: string, mod: string, onClick: () => void): HTM
   return labelled(element, label, onClick);
 }
 
+/** A new `tag` element with `className` and these attributes (`role`, `aria-label`...). */
+export function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className = '',
+  attributes: Record<string, string> = {}
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  for (const [name, value] of Object.entries(attributes)) {
+    node.setAttribute(name, value);
+  }
+  return node;
+}
+
 function newButton(className: string): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.className = className;
-  return element;
+  const node = element('button', className);
+  node.type = 'button';
+  return node;
 }
 
 /** The accessible name is also the tooltip, so what a pointer shows is what a reader hears. */
@@ -74,8 +89,7 @@ function labelled(
 
 /** A `<select>` in JupyterLab's HTMLSelect look (wrapper, caret icon). */
 export function styledSelect(label: string, select: HTMLSelectElement): HTMLElement {
-  const wrap = document.createElement('div');
-  wrap.className = 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select';
+  const wrap = element('div', 'jp-HTMLSelect jp-DefaultStyle jp-DeltaChat-select');
   select.setAttribute('aria-label', label);
   select.title = label;
   wrap.append(

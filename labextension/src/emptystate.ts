@@ -1,4 +1,4 @@
-import { button } from './dom';
+import { button, element } from './dom';
 
 /** What an empty chat offers to send; a click puts the prompt into the input. */
 export const EXAMPLE_PROMPTS = [
@@ -18,22 +18,19 @@ export interface IEmptyStateActions {
  */
 export class EmptyState {
   constructor(actions: IEmptyStateActions) {
-    this.node = document.createElement('div');
-    this.node.className = 'jp-DeltaChat-empty';
-    const heading = document.createElement('h2');
+    this.node = element('div', 'jp-DeltaChat-empty');
+    const heading = element('h2');
     heading.textContent = 'Start a conversation';
-    this._model = document.createElement('p');
-    this._model.className = 'jp-DeltaChat-emptyModel';
-    const prompts = document.createElement('div');
-    prompts.className = 'jp-DeltaChat-examples';
-    prompts.setAttribute('role', 'group');
-    prompts.setAttribute('aria-label', 'Example prompts');
+    this._model = element('p', 'jp-DeltaChat-emptyModel');
+    const prompts = element('div', 'jp-DeltaChat-examples', {
+      role: 'group',
+      'aria-label': 'Example prompts'
+    });
     prompts.append(
       ...EXAMPLE_PROMPTS.map(prompt => button(prompt, prompt, () => actions.fill(prompt)))
     );
-    this._keys = document.createElement('div');
-    this._keys.className = 'jp-DeltaChat-emptyKeys';
-    const why = document.createElement('p');
+    this._keys = element('div', 'jp-DeltaChat-emptyKeys');
+    const why = element('p');
     why.textContent = 'No provider has a key yet: the offline demo model answers until you add one.';
     this._keys.append(why, button('Add an API key…', 'Add an API key', actions.openKeys));
     this.node.append(heading, this._model, prompts, this._keys);

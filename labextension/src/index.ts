@@ -104,6 +104,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(PANEL_ID);
       kernels.ensure();
     };
+    /** A command's action that needs the panel: shown first. */
+    const showThen = (action: () => void) => () => {
+      show();
+      action();
+    };
     commands.addCommand(CommandIDs.open, {
       label: 'Chat',
       caption: 'Open the chat with language models',
@@ -111,10 +116,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.newChat, {
       label: 'New Chat',
-      execute: () => {
-        show();
-        panel.newChat();
-      }
+      execute: showThen(() => panel.newChat())
     });
     commands.addCommand(CommandIDs.stop, {
       label: 'Stop Chat Reply',
@@ -122,10 +124,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.focusInput, {
       label: 'Focus Chat Input',
-      execute: () => {
-        show();
-        panel.focusInput();
-      }
+      execute: showThen(() => panel.focusInput())
     });
     commands.addCommand(CommandIDs.keys, {
       label: 'Chat API Keys…',
@@ -142,19 +141,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Explain Error in Chat',
       caption: 'Send this cell and its error to the chat, asking what went wrong',
       isEnabled: activeCellHasError,
-      execute: () => {
-        show();
-        panel.askAboutError('explain');
-      }
+      execute: showThen(() => panel.askAboutError('explain'))
     });
     commands.addCommand(CommandIDs.fixError, {
       label: 'Fix Error in Chat',
       caption: 'Send this cell and its error to the chat, asking for a corrected cell',
       isEnabled: activeCellHasError,
-      execute: () => {
-        show();
-        panel.askAboutError('fix');
-      }
+      execute: showThen(() => panel.askAboutError('fix'))
     });
     for (const [rank, command] of [CommandIDs.explainError, CommandIDs.fixError].entries()) {
       app.contextMenu.addItem({ command, selector: '.jp-Notebook .jp-CodeCell', rank: 20 + rank });

@@ -4,7 +4,7 @@ import { addBelowIcon, copyIcon, editIcon } from '@jupyterlab/ui-components';
 import { IChatMessage } from './chatstate';
 import { Collapser } from './collapse';
 import { contextItemsView } from './context';
-import { button, iconButton } from './dom';
+import { button, element, iconButton } from './dom';
 import { Decision } from './protocol';
 import { MarkdownStream, RenderMode } from './render';
 import { ReplyParts } from './toolcards';
@@ -30,17 +30,13 @@ export class MessageView {
     mode: RenderMode = 'incremental',
     minIntervalMs = 0
   ) {
-    this.node = document.createElement('div');
-    this.node.className = 'jp-DeltaChat-message';
+    this.node = element('div', 'jp-DeltaChat-message');
     this.node.dataset.role = message.role;
     this.node.dataset.messageId = message.id;
 
-    const header = document.createElement('div');
-    header.className = 'jp-DeltaChat-messageHeader';
-    this._who = document.createElement('span');
-    this._who.className = 'jp-DeltaChat-who';
-    const tools = document.createElement('span');
-    tools.className = 'jp-DeltaChat-messageTools';
+    const header = element('div', 'jp-DeltaChat-messageHeader');
+    this._who = element('span', 'jp-DeltaChat-who');
+    const tools = element('span', 'jp-DeltaChat-messageTools');
     tools.append(
       iconButton(copyIcon, 'Copy message', () => {
         Clipboard.copyToSystem(this._message.content);
@@ -48,19 +44,14 @@ export class MessageView {
     );
     header.append(this._who, tools);
 
-    this._reasoning = document.createElement('details');
-    this._reasoning.className = 'jp-DeltaChat-reasoning';
-    const summary = document.createElement('summary');
+    this._reasoning = element('details', 'jp-DeltaChat-reasoning');
+    const summary = element('summary');
     summary.textContent = 'Reasoning';
-    this._reasoningText = document.createElement('div');
-    this._reasoningText.className = 'jp-DeltaChat-reasoningText';
+    this._reasoningText = element('div', 'jp-DeltaChat-reasoningText');
     this._reasoning.append(summary, this._reasoningText);
 
-    this._error = document.createElement('div');
-    this._error.className = 'jp-DeltaChat-error';
-    this._error.setAttribute('role', 'alert');
-    this._ending = document.createElement('div');
-    this._ending.className = 'jp-DeltaChat-ending';
+    this._error = element('div', 'jp-DeltaChat-error', { role: 'alert' });
+    this._ending = element('div', 'jp-DeltaChat-ending');
     this._ending.hidden = true;
 
     if (message.role === 'assistant') {
