@@ -24,7 +24,12 @@ from typing import Any
 from IPython.core.display_functions import display
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import (
+    argument,
+    argument_group,
+    magic_arguments,
+    parse_argstring,
+)
 
 from ..context.refs import render as render_context
 from ..errors import BadRequestError, BusyError, DeltaChatError
@@ -101,6 +106,13 @@ class ChatMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
+    # A group takes every argument declared after it, so the positional one comes first
+    # (argparse's usage lists it last whatever the order).
+    @argument(
+        "prompt",
+        nargs="*",
+        help="the prompt (%%%%chat: the cell body); {name}, {obj.attr}, {seq[0]} are filled in",
+    )
     @argument("-m", "--model", metavar="ID", help="model id (default: the kernel's default)")
     @argument("-s", "--system", metavar="TEXT", help="system message for the chat")
     @argument("--chat", metavar="ID", help="conversation (default: the current one, `default`)")
@@ -116,6 +128,7 @@ class ChatMagics(Magics):
     @argument("--max-tokens", type=int, metavar="N", help="cap the reply's length in tokens")
     @argument("-o", "--output", metavar="NAME", help="store the reply text in variable NAME")
     @argument("--no-interpolate", action="store_true", help="send {braces} as they are")
+    @argument_group("context")
     @argument(
         "-c",
         "--context",
@@ -125,6 +138,7 @@ class ChatMagics(Magics):
         help="give the model a summary of these variables (name, obj.attr, seq[0]); repeatable",
     )
     @argument("--error", action="store_true", help="give the model the last error")
+    @argument_group("tools")
     @argument(
         "--tools",
         nargs="?",
@@ -133,11 +147,6 @@ class ChatMagics(Magics):
         help="let the model call tools: all, or these (--tools=NAME always takes the value)",
     )
     @argument("--yes", action="store_true", help="with --tools: run every call without asking")
-    @argument(
-        "prompt",
-        nargs="*",
-        help="the prompt (%%%%chat: the cell body); {name}, {obj.attr}, {seq[0]} are filled in",
-    )
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> None:
         """Chat with a model; the reply streams into the output. Ctrl-C (interrupt) stops it.
