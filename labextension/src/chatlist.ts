@@ -9,6 +9,8 @@ export interface IChatListActions {
   rename(info: IChatInfo, title: string): void;
   delete(info: IChatInfo): void;
   exportChat(format: ExportFormat): void;
+  /** Open a notebook (a path under the server's root) in JupyterLab. */
+  openNotebook(path: string): void;
   /** Ask the kernel for fresh lists (both scopes); called when the list opens. */
   refresh(): void;
 }
@@ -27,7 +29,13 @@ const CHAT_KERNEL_PREFIX = '.deltachat/';
  * it opens a list of this notebook's chats (newest first, with dates, the current one
  * marked) and, under "All chats", those of other notebooks grouped by notebook, filtered
  * by title as you type, each with Rename (inline: Enter keeps, Escape cancels) and Delete,
- * and "Export chat" (Markdown or notebook) for the current one.
+ * and "Export chat" (Markdown or notebook) for the current one. The kernel sends a fresh
+ * list whenever a chat is added, retitled, reordered or starts or ends a reply; an open
+ * list follows it (keeping the focused control, and waiting while a title is edited).
+ *
+ * Another notebook's chat whose id this kernel holds too (every notebook has a `default`)
+ * cannot be opened here (the contract's `bad_request`): its row opens that notebook
+ * instead, whose kernel continues it.
  */
 export class ChatList {
   constructor(private readonly _actions: IChatListActions) {
@@ -114,6 +122,16 @@ export class ChatList {
     }
   }
 
+  /** Whether this kernel holds a chat with `info`'s id that is not `info` (it belongs
+   * to another notebook): opening, renaming or deleting `info` here would be refused. */
+  heldHere(info: IChatInfo): boolean {
+    const { chatId, path } = this._current;
+    return (
+      this._notebook.some(own => own.chat_id === info.chat_id && own.path !== info.path) ||
+      (path === null && chatId === info.chat_id && this.notebookPath !== info.path)
+    );
+  }
+
   /** This notebook's chats as last listed (newest first). */
   get notebookChats(): readonly IChatInfo[] {
     return this._notebook;
@@ -185,8 +203,35 @@ export class ChatList {
     this._trigger.title = `Chat: ${title}`;
   }
 
-  /** Both sections, filtered by the search text. */
+  /** Both sections, filtered by the search text; the focused control keeps the focus. An
+   * edited title is never replaced: the list is drawn again when the edit ends. */
   private _render(): void {
+    if (this._lists.querySelector('.jp-DeltaChat-chatRename')) {
+      this._stale = true;
+      return;
+    }
+    this._stale = false;
+    const focused = document.activeElement;
+    const refocus =
+      focused instanceof HTMLElement && this._lists.contains(focused)
+        ? {
+            row: focused.closest<HTMLElement>('.jp-DeltaChat-chatRow')?.dataset.key,
+            label: focused.getAttribute('aria-label')
+          }
+        : null;
+    this._draw();
+    if (refocus) {
+      const row = [...this._lists.querySelectorAll<HTMLElement>('.jp-DeltaChat-chatRow')].find(
+        element => element.dataset.key === refocus.row
+      );
+      const control = [...(row?.querySelectorAll<HTMLElement>('button') ?? [])].find(
+        button => button.getAttribute('aria-label') === refocus.label
+      );
+      control?.focus();
+    }
+  }
+
+  private _draw(): void {
     const query = this._search.value.trim().toLocaleLowerCase();
     const matches = (info: IChatInfo) =>
       !query || info.title.toLocaleLowerCase().includes(query);
@@ -242,6 +287,7 @@ export class ChatList {
       const row = document.createElement('li');
       row.className = 'jp-DeltaChat-chatRow';
       row.dataset.chatId = info.chat_id;
+      row.dataset.key = key(info);
       const { chatId, path } = this._current;
       const isCurrent =
         info.chat_id === chatId && (foreign ? info.path === path : path === null);
@@ -258,14 +304,19 @@ export class ChatList {
       title.textContent = info.title;
       const date = document.createElement('span');
       date.className = 'jp-DeltaChat-chatDate';
-      date.textContent = chatDate(info.updated, now);
+      date.textContent = info.streaming ? 'replying…' : chatDate(info.updated, now);
       openButton.title = `${info.title}\n${new Date(info.updated).toLocaleString()}`;
       openButton.append(title, date);
+      row.append(openButton);
+      if (foreign && this.heldHere(info)) {
+        this._elsewhere(row, openButton, info, group);
+        list.append(row);
+        continue;
+      }
       openButton.addEventListener('click', () => {
         this.close(true);
         this._actions.open(info, foreign);
       });
-      row.append(openButton);
       if (info.message_count > 0 || info.persisted) {
         row.append(
           iconButton(editIcon, `Rename chat ${info.title}`, () =>
@@ -280,6 +331,35 @@ export class ChatList {
       list.append(row);
     }
     return list;
+  }
+
+  /** The row of another notebook's chat this kernel cannot hold (its id is taken here): it
+   * opens that notebook, whose own kernel continues the chat; the chat kernel's chats and
+   * notebooks outside the server's root cannot be opened, and say where the chat is. */
+  private _elsewhere(
+    row: HTMLElement,
+    openButton: HTMLButtonElement,
+    info: IChatInfo,
+    group: string
+  ): void {
+    row.classList.add('jp-mod-elsewhere');
+    const notebook = info.path === null ? null : contentsPath(info.path);
+    const hint = openButton.querySelector('.jp-DeltaChat-chatDate')!;
+    const reason = `This kernel has a chat “${info.chat_id}” of its own, so this one is continued in its notebook's kernel.`;
+    if (notebook === null || notebook.startsWith(CHAT_KERNEL_PREFIX)) {
+      openButton.setAttribute('aria-disabled', 'true');
+      openButton.setAttribute('aria-label', `Chat ${info.title}, in ${group} only`);
+      hint.textContent = 'in its notebook';
+      openButton.title = `${info.title}\n${reason}`;
+      return;
+    }
+    openButton.setAttribute('aria-label', `Open ${group} to continue chat ${info.title}`);
+    hint.textContent = 'Open notebook';
+    openButton.title = `${info.title}\n${reason} Open ${notebook} to continue it.`;
+    openButton.addEventListener('click', () => {
+      this.close(true);
+      this._actions.openNotebook(notebook);
+    });
   }
 
   /** Inline rename: an input in place of the row's button; Enter or leaving it keeps the
@@ -306,6 +386,9 @@ export class ChatList {
       }
       input.replaceWith(openButton);
       openButton.focus();
+      if (this._stale) {
+        this._render();
+      }
     };
     input.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
@@ -356,6 +439,8 @@ export class ChatList {
   private _lists: HTMLElement;
   private _notebook: IChatInfo[] = [];
   private _all: IChatInfo[] = [];
+  /** A list came while a title was being edited: draw it when the edit ends. */
+  private _stale = false;
   private _current: ICurrentChat = { chatId: 'default', path: null };
   private _onOutsidePointer: (event: PointerEvent) => void;
 }

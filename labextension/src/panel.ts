@@ -79,6 +79,7 @@ export class ChatPanel extends Widget {
       rename: (info, title) => this._renameChat(info, title),
       delete: info => void this._deleteChat(info),
       exportChat: format => this._exportChat(format),
+      openNotebook: path => this._options.files.open(path),
       refresh: () => {
         this._connection?.send({ type: 'list_chats', scope: 'notebook' });
         this._connection?.send({ type: 'list_chats', scope: 'all' });
@@ -356,10 +357,6 @@ export class ChatPanel extends Widget {
       case 'exported':
         void this._saveExport(event);
         return;
-      case 'message':
-        // A new message may title the chat and reorders the list.
-        this._connection?.send({ type: 'list_chats', scope: 'notebook' });
-        break;
       case 'error':
         if (!event.message_id) {
           this._showNotice(plainWords(event.error.code, event.error.message));

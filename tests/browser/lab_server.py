@@ -90,7 +90,7 @@ def start_lab(
     ``command`` starts JupyterLab (the options for a headless test server are appended); by
     default the one installed beside the tests."""
     root = base / "root"
-    root.mkdir()
+    root.mkdir(exist_ok=True)  # a server started again on the same base keeps its files
     credentials = base / "credentials.json"
     env = dict(os.environ)
     for name in list(env):
@@ -105,7 +105,7 @@ def start_lab(
     )
     env.update(extra_env or {})
     news = base / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
+    news.mkdir(parents=True, exist_ok=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     token = secrets.token_hex(16)
     for attempt in range(1, PORT_ATTEMPTS + 1):

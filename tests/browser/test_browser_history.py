@@ -1,7 +1,9 @@
 """The chat list in the browser (issue 13 item 3): a notebook's chats survive a kernel
-restart and a reload of JupyterLab; another notebook's chat opens from "All chats" with its
-exact content; rename, delete (after a confirmation) and export reach the kernel and the
-file system. The module has its own JupyterLab with its own history file, so the lists hold
+restart, a reload of JupyterLab and a restart of the whole server; another notebook's chat
+opens from "All chats" with its exact content, and another notebook's `default` opens its
+notebook instead; rename, delete (after a confirmation) and export reach the kernel and the
+file system; an open list follows a reply started by `%chat` in a cell and one streaming
+from the panel. The module has its own JupyterLab with its own history file, so the lists hold
 only what these tests wrote; the tests run in order and build on each other's chats."""
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from lab_helpers import (
     panel,
     run_cell,
     send,
+    start_cell,
     wait_finished,
+    wait_model_listed,
     wait_status,
 )
 from lab_server import LabServer, start_lab, stop_lab
 from test_browser_flows import RECORD_STATES
+from test_browser_keys_theme import use_theme
+from test_browser_panel import screenshot_dir
 
 NOTEBOOK_A = "history_a.ipynb"
 NOTEBOOK_B = "history_b.ipynb"
@@ -187,11 +193,17 @@ def test_another_notebooks_chat_opens_from_all_chats(page, lab_server):
     others = section(page, "All chats")
     group = others.get_by_role("list", name=NOTEBOOK_A)
     group.get_by_role("button", name=f"Open chat {OTHER}").wait_for()
-    assert group.get_by_role("button", name=f"Open chat {FIRST}").count() == 1
+    # A's `default`: this kernel has its own, so the row opens notebook A instead.
+    elsewhere = group.locator(".jp-DeltaChat-chatRow", has_text=FIRST)
+    assert elsewhere.get_by_role("button").count() == 1  # no Rename or Delete: both fail
+    assert elsewhere.locator(".jp-DeltaChat-chatDate").inner_text() == "Open notebook"
+    assert elsewhere.get_by_role("button").get_attribute("aria-label") == (
+        f"Open {NOTEBOOK_A} to continue chat {FIRST}"
+    )
 
     search = panel(page).get_by_role("searchbox", name="Search chats")
     search.fill("chats LIVE")
-    group.get_by_role("button", name=f"Open chat {FIRST}").wait_for(state="detached")
+    elsewhere.wait_for(state="detached")
     assert others.locator(".jp-DeltaChat-chatOpen").count() == 1
     chat_id = group.locator(".jp-DeltaChat-chatRow").get_attribute("data-chat-id")
     group.get_by_role("button", name=f"Open chat {OTHER}").click()
@@ -288,3 +300,109 @@ def test_rename_delete_and_export(page, lab_server):
     open_list(page)
     own.get_by_role("button", name=f"Open chat {FIRST}").wait_for()
     assert own.locator(".jp-DeltaChat-chatRow").count() == 1
+
+
+GATED_MODEL = """
+import os, time
+import jupyter_deltachat as dc
+
+@dc.register("gated")
+def gated(messages):
+    gate = messages[-1].content.split()[-1] + ".released"
+    yield "waiting for " + gate
+    while not os.path.exists(gate):  # the test creates it once it has seen the list
+        time.sleep(0.05)
+    yield ", released"
+"""
+IN_CELL = "From a cell gate1"
+IN_PANEL = "From the panel gate2"
+
+
+def release(server: LabServer, gate: str) -> None:
+    api(server, "PUT", f"api/contents/{gate}.released", {"type": "file", "format": "text"})
+
+
+def wait_rows(page: Any, titles: list[str], first_date: str | None = None) -> None:
+    """Wait until the open list's own rows have these titles, in order, and the first row
+    this date text (when given)."""
+    page.wait_for_function(
+        """([titles, date]) => {
+          const rows = [...document.querySelectorAll(
+            '#jupyter-deltachat-panel section[aria-label="This notebook"] .jp-DeltaChat-chatRow')];
+          const shown = rows.map(r => r.querySelector('.jp-DeltaChat-chatTitle').textContent);
+          return JSON.stringify(shown) === JSON.stringify(titles) &&
+            (date === null || rows[0].querySelector('.jp-DeltaChat-chatDate').textContent === date);
+        }""",
+        arg=[titles, first_date],
+        timeout=KERNEL_TIMEOUT,
+    )
+
+
+def shoot(page: Any, tmp_path: Any, name: str) -> None:
+    """The open list in the light and the dark theme (the sidebar at its default width)."""
+    shots = screenshot_dir(tmp_path)
+    for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+        if page.locator(f"body[data-jp-theme-name='{theme}']").count() == 0:
+            use_theme(page, theme)
+            page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
+            open_list(page)
+        panel(page).screenshot(path=str(shots / f"{name}-{suffix}.png"))
+    use_theme(page, "JupyterLab Light")
+    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
+    open_list(page)
+
+
+def test_the_open_list_follows_a_cell_and_a_streaming_reply(page, lab_server, tmp_path):
+    open_notebook(page, lab_server, NOTEBOOK_A)
+    run_cell(page, GATED_MODEL)
+    start_cell(page, f"%chat -m gated --chat from-cell {IN_CELL}")
+    open_list(page)  # the cell keeps the shell busy: the list comes from the kernel's events
+    wait_rows(page, [IN_CELL, FIRST], "replying…")
+    shoot(page, tmp_path, "list-streaming")
+    release(lab_server, "gate1")
+    wait_rows(page, [IN_CELL, FIRST], "just now")
+
+    panel(page).get_by_role("button", name="New chat").click()
+    wait_model_listed(page, "gated")
+    send(page, IN_PANEL, model="gated")
+    open_list(page)
+    wait_rows(page, [IN_PANEL, IN_CELL, FIRST], "replying…")
+    release(lab_server, "gate2")
+    wait_rows(page, [IN_PANEL, IN_CELL, FIRST], "just now")
+    assert trigger(page).inner_text() == IN_PANEL
+
+
+def test_another_notebooks_default_chat_opens_its_notebook(page, lab_server, tmp_path):
+    open_notebook(page, lab_server, NOTEBOOK_B)
+    open_list(page)
+    group = section(page, "All chats").get_by_role("list", name=NOTEBOOK_A)
+    row = group.locator(".jp-DeltaChat-chatRow", has_text=FIRST)
+    row.wait_for()
+    assert row.get_by_role("button").count() == 1  # no Rename or Delete: both would fail
+    shoot(page, tmp_path, "list-elsewhere")
+    row.get_by_role("button", name=f"Open {NOTEBOOK_A} to continue chat {FIRST}").click()
+    current_tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+    current_tab.filter(has_text=NOTEBOOK_A).wait_for(timeout=KERNEL_TIMEOUT)
+    panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=NOTEBOOK_A).wait_for(
+        timeout=KERNEL_TIMEOUT
+    )
+    trigger(page).filter(has_text=FIRST).wait_for()
+    wait_finished(page, count=2)
+    assert [text for _, text in messages(page)][::2] == [FIRST, SECOND]
+
+
+def test_a_whole_server_restart_keeps_the_notebooks_chats(page, lab_server):
+    open_notebook(page, lab_server, NOTEBOOK_A)
+    wait_finished(page, count=2)
+    before = messages(page)
+    stop_lab(lab_server)  # the server and every kernel it started
+    restarted = start_lab(
+        lab_server.root.parent,
+        extra_env={"JUPYTER_DELTACHAT_HISTORY": str(lab_server.root.parent / "chats.sqlite3")},
+    )
+    vars(lab_server).update(vars(restarted))  # the module's fixture stops the new one
+    open_notebook(page, lab_server, NOTEBOOK_A)
+    wait_finished(page, count=2)
+    assert messages(page) == before
+    open_list(page)
+    wait_rows(page, [IN_PANEL, IN_CELL, FIRST])
