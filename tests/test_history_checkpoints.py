@@ -1,12 +1,15 @@
-"""Checkpoints of a streaming reply (history.py): they carry the tool calls made so far, and
-they redact incrementally (each checkpoint scans only the text since the last settle point)
-without ever writing what ``redact`` of the whole text would remove."""
+"""The history store in process (history.py): checkpoints of a streaming reply carry the
+tool calls made so far and redact incrementally (each checkpoint scans only the text since
+the last settle point) without ever writing what ``redact`` of the whole text would remove;
+the writer reads a reply's text at checkpoints, never per delta; messages come back whole;
+a newer schema is left alone."""
 
 from __future__ import annotations
 
 import json
 import queue
 import random
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from jupyter_deltachat.models.registry import ModelRegistry
 from jupyter_deltachat.protocol import Delta, Event
 from jupyter_deltachat.redact import redact, remember_secret
 from jupyter_deltachat.tools import ToolRegistry, make_tool
-from jupyter_deltachat.types import CallTool, Message
+from jupyter_deltachat.types import CallTool, ContextItem, Message, ToolCall
 
 NOTEBOOK = "/work/notebook.ipynb"
 KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -199,3 +202,47 @@ def test_the_streaming_path_hands_the_writer_nothing_per_delta(tmp_path: Path) -
     assert len(frames) > 1000  # a frame per few deltas: the writer would have had as many
     assert recorded.kinds == ["event", "event", "flush", "done", "flush"]
     assert stored_bodies(tmp_path / "chats.sqlite3")[1]["content"] == "".join(half) * 2
+
+
+def test_context_items_and_tool_calls_come_back_as_they_were(tmp_path: Path) -> None:
+    """What a restart restores is each message as it was: context items, tool calls, model."""
+    question = Message(
+        role="user",
+        content="What is in df?",
+        context=[ContextItem("variable", "df", "df: DataFrame (3 x 2)", 21, False)],
+    )
+    answer = Message(
+        role="assistant",
+        content="It has three rows.",
+        model="demo",
+        finish_reason="stop",
+        tool_calls=[ToolCall("c1", "python", {"code": "len(df)"}, "done", 0, result="3")],
+    )
+    history = History(tmp_path / "chats.sqlite3")
+    service = ChatService(ModelRegistry())
+    history.attach(service)
+    service.use_path(NOTEBOOK)
+    service.add_message("kept", question)
+    service.add_message("kept", answer)
+    assert history.flush()
+
+    restored = ChatService(ModelRegistry())
+    History(tmp_path / "chats.sqlite3").attach(restored)
+    restored.use_path(NOTEBOOK)
+    assert [m.to_json() for m in restored.history("kept")] == [
+        question.to_json(),
+        answer.to_json(),
+    ]
+
+
+def test_a_file_of_a_newer_schema_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "chats.sqlite3"
+    ChatStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = version + 1")
+    db.close()
+    before = path.read_bytes()
+    history = History(path)
+    assert history.open() is None
+    assert history.problem is not None and "newer jupyter-deltachat" in history.problem
+    assert path.read_bytes() == before
