@@ -15,6 +15,8 @@ from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from ..credentials import ENV_PATH, CredentialStore
+from .chat_kernel import CHAT_KERNELS_SETTING, ChatKernels
+from .chat_kernel import HANDLERS as CHAT_KERNEL_HANDLERS
 from .handlers import (
     EDITS_SETTING,
     STORE_SETTING,
@@ -43,7 +45,8 @@ class DeltaChat(Configurable):
 
 
 class DeltaChatApp(ExtensionApp, DeltaChat):
-    """Serves ``/deltachat/api/...``; keeps one ``CredentialStore`` in the web app settings."""
+    """Serves ``/deltachat/api/...``; keeps one ``CredentialStore`` and the private
+    ``ChatKernels`` in the web app settings."""
 
     name = "jupyter_deltachat"
 
@@ -51,8 +54,14 @@ class DeltaChatApp(ExtensionApp, DeltaChat):
         store = CredentialStore(self.credentials_path or None)
         if self.credentials_path:
             os.environ[ENV_PATH] = str(store.path)
+        assert self.serverapp is not None
+        self.chat_kernels = ChatKernels(self.serverapp)
         self.settings.update(
-            {STORE_SETTING: store, EDITS_SETTING: bool(self.allow_credential_edits)}
+            {
+                STORE_SETTING: store,
+                EDITS_SETTING: bool(self.allow_credential_edits),
+                CHAT_KERNELS_SETTING: self.chat_kernels,
+            }
         )
         self.log.info(
             "jupyter_deltachat: credentials at %s (edits %s)",
@@ -65,5 +74,10 @@ class DeltaChatApp(ExtensionApp, DeltaChat):
             (r"/deltachat/api/status", StatusHandler),
             (r"/deltachat/api/providers", ProvidersHandler),
             (r"/deltachat/api/credentials/([^/]+)", CredentialsHandler),
+            *CHAT_KERNEL_HANDLERS,
         ]
         self.handlers.extend(routes)
+
+    async def stop_extension(self) -> None:
+        """The chat kernel ends with the server, as the server's own kernels do."""
+        await self.chat_kernels.shutdown()
