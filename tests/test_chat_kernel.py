@@ -77,6 +77,7 @@ async def test_chat_kernel_executes_over_its_websocket_in_the_chat_scope(
 
 
 async def test_a_second_start_returns_the_same_kernel(jp_fetch: Any) -> None:
+    assert json.loads((await request(jp_fetch, "GET", *KERNELS)).body) == []
     first_code, first = await start(jp_fetch)
     second_code, second = await start(jp_fetch)
     assert (first_code, second_code) == (201, 200)
@@ -84,6 +85,8 @@ async def test_a_second_start_returns_the_same_kernel(jp_fetch: Any) -> None:
     got = await request(jp_fetch, "GET", *KERNELS, first["id"])
     assert got.code == 200
     assert json.loads(got.body)["id"] == first["id"]
+    listed = json.loads((await request(jp_fetch, "GET", *KERNELS)).body)
+    assert [kernel["id"] for kernel in listed] == [first["id"]]
 
 
 async def test_chat_kernel_is_in_no_kernel_or_session_list(jp_fetch: Any) -> None:
@@ -120,7 +123,14 @@ async def test_interrupt_and_shutdown(jp_fetch: Any) -> None:
 
 @pytest.mark.parametrize(
     ("method", "suffix"),
-    [("POST", ()), ("GET", ("{id}",)), ("DELETE", ("{id}",)), ("POST", ("{id}", "restart"))],
+    [
+        ("POST", ()),
+        ("GET", ()),
+        ("GET", ("{id}",)),
+        ("DELETE", ("{id}",)),
+        ("POST", ("{id}", "restart")),
+        ("POST", ("{id}", "interrupt")),
+    ],
 )
 async def test_no_token_is_403(jp_fetch: Any, method: str, suffix: tuple[str, ...]) -> None:
     _, model = await start(jp_fetch)

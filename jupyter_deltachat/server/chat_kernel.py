@@ -24,7 +24,7 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from jupyter_server.services.kernels.handlers import (
     KernelActionHandler,
     KernelHandler,
-    KernelsAPIHandler,
+    MainKernelHandler,
 )
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
@@ -83,8 +83,9 @@ class ChatKernelManagerMixin:
         return self.chat_kernels.manager
 
 
-class ChatKernelStartHandler(ChatKernelManagerMixin, KernelsAPIHandler):
-    """POST: the chat kernel's model, starting it (201) when none runs (200 otherwise)."""
+class ChatKernelStartHandler(ChatKernelManagerMixin, MainKernelHandler):
+    """GET lists the chat kernel (none or one); POST answers its model, starting it (201)
+    when none runs (200 otherwise)."""
 
     @web.authenticated
     @authorized

@@ -1,14 +1,24 @@
 import { ISessionContext } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { Kernel, ServiceManager, Session } from '@jupyterlab/services';
+import {
+  Kernel,
+  KernelConnection,
+  KernelSpecAPI,
+  ServerConnection,
+  ServiceManager
+} from '@jupyterlab/services';
 import { ChatPanel } from './panel';
 
-/** Where the panel's own chat kernel is registered, so a reloaded page finds it again. */
+/** The chat kernel's notebook path: the scope of its chats (the server gives it to the
+ * kernel as `JPY_SESSION_NAME`, server/chat_kernel.py). */
 export const CHAT_SESSION_PATH = '.deltachat/chat';
 
 /**
  * Decides which kernel the panel talks to: the active notebook's (following focus), or,
- * with no notebook open, a chat kernel of its own that survives page reloads.
+ * with no notebook open, a chat kernel of its own that survives page reloads. The chat
+ * kernel is private to the extension (`/deltachat/api/kernels`, not `/api/kernels`), so it
+ * never shows in notebooks' kernel pickers or the Running sidebar.
  */
 export class ChatKernels {
   constructor(
@@ -79,26 +89,12 @@ export class ChatKernels {
     }
     this._starting = true;
     try {
-      await this._services.ready;
-      const sessions = this._services.sessions;
-      const existing = await sessions.findByPath(CHAT_SESSION_PATH);
-      let session: Session.ISessionConnection;
-      if (existing) {
-        session = sessions.connectTo({ model: existing });
-      } else {
-        await this._services.kernelspecs.ready;
-        session = await sessions.startNew(
-          {
-            path: CHAT_SESSION_PATH,
-            name: 'Chat',
-            type: 'deltachat',
-            kernel: { name: this._services.kernelspecs.specs?.default ?? 'python3' }
-          },
-          {}
-        );
+      let kernel = this._chatKernel;
+      if (!kernel || kernel.isDisposed || kernel.status === 'dead') {
+        kernel?.dispose();
+        kernel = this._chatKernel = await startChatKernel(this._services);
       }
-      const kernel = session.kernel;
-      if (kernel && !this._notebooks?.currentWidget) {
+      if (!this._notebooks?.currentWidget) {
         this._panel.attach(
           kernel,
           `Chat kernel · ${displayName(this._services, kernel)}`,
@@ -112,6 +108,7 @@ export class ChatKernels {
     }
   }
 
+  private _chatKernel: Kernel.IKernelConnection | null = null;
   private _active = false;
   private _starting = false;
   private _watched: ISessionContext | null = null;
@@ -119,4 +116,37 @@ export class ChatKernels {
 
 function displayName(services: ServiceManager.IManager, kernel: Kernel.IKernelConnection): string {
   return services.kernelspecs.specs?.kernelspecs[kernel.name]?.display_name ?? kernel.name;
+}
+
+/**
+ * A connection to the chat kernel, started if none runs: the server keeps one for all
+ * pages, so a reloaded page finds the same kernel and its chats.
+ */
+async function startChatKernel(
+  services: ServiceManager.IManager
+): Promise<Kernel.IKernelConnection> {
+  await services.kernelspecs.ready;
+  const server = services.serverSettings;
+  const settings = ServerConnection.makeSettings({
+    ...server,
+    baseUrl: URLExt.join(server.baseUrl, 'deltachat/'),
+    wsUrl: URLExt.join(server.wsUrl, 'deltachat/')
+  });
+  const response = await ServerConnection.makeRequest(
+    URLExt.join(settings.baseUrl, 'api/kernels'),
+    {
+      method: 'POST',
+      body: JSON.stringify({ name: services.kernelspecs.specs?.default ?? 'python3' })
+    },
+    settings
+  );
+  if (!response.ok) {
+    throw await ServerConnection.ResponseError.create(response);
+  }
+  const model = (await response.json()) as Kernel.IModel;
+  return new KernelConnection({
+    model,
+    serverSettings: settings,
+    kernelSpecAPIClient: new KernelSpecAPI.KernelSpecAPIClient({ serverSettings: server })
+  });
 }

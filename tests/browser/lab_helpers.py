@@ -6,6 +6,7 @@ from typing import Any
 
 PANEL = "#jupyter-deltachat-panel"
 CHAT_SESSION_PATH = ".deltachat/chat"  # labextension/src/kernels.ts
+CHAT_KERNELS_API = "deltachat/api/kernels"  # the chat kernel's own: jupyter_deltachat/server
 LAB_LOAD_TIMEOUT = 60_000
 KERNEL_TIMEOUT = 60_000
 STREAM_TIMEOUT = 60_000
@@ -219,9 +220,10 @@ def docs_screenshot(page: Any, path: Any) -> None:
 
 def shut_down_kernels(server: Any, keep_chat_kernel: bool = True) -> list[str]:
     """Shut down the sessions (and their kernels) of the notebooks a test opened; the panel's
-    chat kernel is shared by the tests and stays unless ``keep_chat_kernel`` is false.
-    Returns the paths of the sessions ended. Tests that leave kernels running slow every
-    later test on a 2-core machine (each idle ipykernel still polls)."""
+    chat kernel (not a session: the extension's own, at ``CHAT_KERNELS_API``) is shared by
+    the tests and stays unless ``keep_chat_kernel`` is false. Returns the paths of the
+    sessions ended (``CHAT_SESSION_PATH`` for the chat kernel). Tests that leave kernels
+    running slow every later test on a 2-core machine (each idle ipykernel still polls)."""
     import json
     import urllib.request
 
@@ -236,8 +238,10 @@ def shut_down_kernels(server: Any, keep_chat_kernel: bool = True) -> list[str]:
 
     ended = []
     for session in json.loads(call("GET", "api/sessions")):
-        if keep_chat_kernel and session["path"] == CHAT_SESSION_PATH:
-            continue
         call("DELETE", f"api/sessions/{session['id']}")
         ended.append(session["path"])
+    if not keep_chat_kernel:
+        for kernel in json.loads(call("GET", CHAT_KERNELS_API)):
+            call("DELETE", f"{CHAT_KERNELS_API}/{kernel['id']}")
+            ended.append(CHAT_SESSION_PATH)
     return ended

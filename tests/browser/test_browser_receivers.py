@@ -13,10 +13,16 @@ import struct
 from collections import Counter
 from typing import Any
 
-from lab_helpers import LAB_LOAD_TIMEOUT, open_panel, send, wait_finished
+from lab_helpers import (
+    CHAT_SESSION_PATH,
+    LAB_LOAD_TIMEOUT,
+    open_panel,
+    send,
+    shut_down_kernels,
+    wait_finished,
+)
 
 RELOADS = 3
-CHAT_SESSION_PATH = ".deltachat/chat"  # labextension/src/kernels.ts
 
 
 def jupyter_messages(payload: str | bytes) -> list[dict[str, Any]]:
@@ -41,24 +47,13 @@ def jupyter_messages(payload: str | bytes) -> list[dict[str, Any]]:
     ]
 
 
-def shut_down_chat_kernel(page: Any, server: Any) -> None:
-    """End the panel's chat kernel, so this test's pages are the only ones that ever had a
-    comm in the next one: the pages of earlier tests were closed without a ``pagehide``, and
-    their comms stay open (and get every event) until their heartbeat lapses."""
-    headers = {"Authorization": f"token {server.token}"}
-    sessions = page.request.get(f"{server.url}api/sessions", headers=headers).json()
-    for session in sessions:
-        if session["path"] == CHAT_SESSION_PATH:
-            response = page.request.delete(
-                f"{server.url}api/sessions/{session['id']}", headers=headers
-            )
-            assert response.status == 204, response.text()
-
-
 def test_after_three_reloads_a_reply_reaches_the_page_exactly_once(
     page: Any, lab_server: Any
 ) -> None:
-    shut_down_chat_kernel(page, lab_server)
+    # End the panel's chat kernel, so this test's pages are the only ones that ever had a
+    # comm in the next one: the pages of earlier tests were closed without a ``pagehide``, and
+    # their comms stay open (and get every event) until their heartbeat lapses.
+    assert CHAT_SESSION_PATH in shut_down_kernels(lab_server, keep_chat_kernel=False)
     page.reload(timeout=LAB_LOAD_TIMEOUT)  # the page starts a fresh chat kernel
     page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_LOAD_TIMEOUT)
     open_panel(page)
