@@ -155,7 +155,8 @@ export function codeBlocks(markdown: string): string[] {
 
 interface INeutralized {
   markdown: string;
-  code: string[];
+  /** Lexed only when asked for: most renders have no code block to decorate. */
+  readonly code: string[];
 }
 
 /** The last text neutralized: a render asks twice (its parser, then its code buttons). */
@@ -170,7 +171,7 @@ function neutralized(markdown: string): INeutralized {
 
 function neutralize(markdown: string): INeutralized {
   if (!markdown.includes('<')) {
-    return { markdown, code: codeTexts(lex(markdown)) };
+    return withCode(markdown, () => lex(markdown));
   }
   const source = markdown.replace(MARK_CHARS, '\uFFFD');
   let count = 0;
@@ -201,10 +202,21 @@ function neutralize(markdown: string): INeutralized {
     html ||= token.type === 'html';
   });
   if (!html) {
-    return { markdown: escaped, code: codeTexts(tokens) };
+    return withCode(escaped, () => tokens);
   }
   const allEscaped = marked.replace(MARK, '&lt;');
-  return { markdown: allEscaped, code: codeTexts(lex(allEscaped)) };
+  return withCode(allEscaped, () => lex(allEscaped));
+}
+
+function withCode(markdown: string, tokens: () => Token[]): INeutralized {
+  let code: string[] | null = null;
+  return {
+    markdown,
+    get code(): string[] {
+      code ??= codeTexts(tokens());
+      return code;
+    }
+  };
 }
 
 function lex(markdown: string): Token[] {

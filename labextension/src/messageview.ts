@@ -174,12 +174,17 @@ export class MessageView {
 
   /**
    * Copy and Insert-below buttons on each code block, added once per rendered block. What
-   * they take is the block's text in the Markdown source (`code`, in document order), never
+   * they take is the block's text in the Markdown source (`sources`, in document order), never
    * the rendered DOM; a block whose shown text is not exactly its source gets no buttons.
    */
-  private _decorateCode(node: HTMLElement, code: string[]): void {
+  private _decorateCode(node: HTMLElement, sources: () => string[]): void {
+    const blocks = node.querySelectorAll('pre');
+    if (!blocks.length) {
+      return;
+    }
+    const code = sources();
     let next = 0;
-    node.querySelectorAll('pre').forEach(pre => {
+    blocks.forEach(pre => {
       const shown = (pre.textContent ?? '').replace(/\n$/, '');
       const index = code.indexOf(shown, next);
       if (index < 0) {

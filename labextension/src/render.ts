@@ -31,8 +31,11 @@ export const DEFAULT_TAIL_INTERVAL_MS = 100;
  */
 export type RenderMode = 'incremental' | 'previous' | 'eager' | 'naive';
 
-/** Called once per rendered block with the source text of each code block in it, in order. */
-export type Decorate = (node: HTMLElement, code: string[]) => void;
+/**
+ * Called once per rendered block; `code` gives the source text of each code block in it, in
+ * order (it lexes the block's text, so it is called only when the block shows code).
+ */
+export type Decorate = (node: HTMLElement, code: () => string[]) => void;
 
 /**
  * Renders one growing Markdown message with JupyterLab's own markdown renderer (the
@@ -283,7 +286,7 @@ export class MarkdownStream {
       // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
       await this._rendermime.latexTypesetter?.typeset(renderer.node);
     }
-    this._decorate(renderer.node, codeBlocks(text));
+    this._decorate(renderer.node, () => codeBlocks(text));
     if (typeset && renderer !== this._tail && queued) {
       this._math.add(renderer.node, text);
     }
