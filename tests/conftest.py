@@ -47,6 +47,20 @@ def client(kernel: KernelHarness) -> Iterator[CommClient]:
         comm.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Record the setup and teardown time of each test in the JUnit XML (properties
+    ``setup_seconds`` and ``teardown_seconds``): benchmarks/suite_times.py shows from them
+    how much of the suite's time goes to fixtures rather than to the tests themselves."""
+    report = yield
+    if report.when in ("setup", "teardown"):
+        prop = (f"{report.when}_seconds", f"{report.duration:.3f}")
+        item.user_properties.append(prop)
+        if report.when == "teardown":
+            report.user_properties.append(prop)
+    return report
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the browser tests last: Playwright's sync API keeps an event loop on the main
     thread, which nbclient (used by the magics and widget tests) cannot run beside."""
