@@ -668,6 +668,7 @@ class Reply:
         finally:
             if self._stop.is_set():
                 self.finish_reason = "cancelled"
+                self._cancel_running_calls()
             elif self.error is not None:
                 self.finish_reason = "error"
             else:
@@ -692,6 +693,15 @@ class Reply:
                 self._on_event(outcome)
             finally:
                 self._done_event.set()
+
+    def _cancel_running_calls(self) -> None:
+        """A stop that concludes the reply while a tool still runs (abandoned, blocked in C)
+        says on the call's card that it was stopped: the tool's later result is discarded
+        like the rest of the abandoned thread's output (lock held)."""
+        for call in self.tool_calls:
+            if call.status == "running":
+                call.status, call.result = "cancelled", "stopped by the user"
+                self._on_event(ToolUpdate(self.message.id, _copy(call)))
 
 
 def _copy(call: ToolCall) -> ToolCall:

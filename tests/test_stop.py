@@ -43,6 +43,22 @@ def blocked(messages):
         yield " and later"
     finally:
         RETURNED.set()
+
+TOOL_RELEASE, TOOL_RETURNED = threading.Event(), threading.Event()
+
+@dc.tool(approval="never")
+def hold() -> str:
+    '''Blocks until the test releases it.'''
+    try:
+        TOOL_RELEASE.wait()
+        return "held"
+    finally:
+        TOOL_RETURNED.set()
+
+@dc.register("holder")
+def holder(messages, config):
+    if messages[-1].role != "tool":
+        yield dc.CallTool("hold", {})
 """
 
 
@@ -116,4 +132,44 @@ def test_an_abandoned_model_s_later_output_is_discarded(kernel: KernelHarness) -
     kept = [m for m in snapshot["messages"] if m["id"] == message_id]
     assert [(m["content"], m["finish_reason"]) for m in kept] == [("", "cancelled")]
     assert kernel.stderr_text() == ""  # the abandoned threads are reported in the kernel's log
+    client.close()
+
+
+def test_a_tool_blocked_in_c_is_abandoned_and_its_call_says_cancelled(
+    kernel: KernelHarness,
+) -> None:
+    """Stop while an approved tool call runs, blocked where no interrupt reaches it: the
+    call is cancelled (its card says so) before ``done``, and its later result is discarded."""
+    client = CommClient(kernel)
+    client.open()
+    chat = f"stop-{uuid.uuid4().hex[:8]}"
+    client.send(
+        {
+            "type": "send",
+            "request_id": "r",
+            "chat_id": chat,
+            "content": "go",
+            "model": "holder",
+            "tools": ["hold"],
+        }
+    )
+    message_id = client.next("start")["message_id"]
+    running = client.next("tool")["call"]
+    assert (running["name"], running["status"]) == ("hold", "running")
+    client.send({"type": "stop", "chat_id": chat, "message_id": message_id})
+    cancelled = client.next("tool", "done")
+    assert cancelled["type"] == "tool"
+    assert (cancelled["call"]["id"], cancelled["call"]["status"], cancelled["call"]["result"]) == (
+        running["id"],
+        "cancelled",
+        "stopped by the user",
+    )
+    assert client.next("done")["finish_reason"] == "cancelled"
+    kernel.execute("TOOL_RELEASE.set()\nassert TOOL_RETURNED.wait(10)")
+    snapshot = client.request({"type": "sync", "chat_id": chat}, "snapshot")
+    assert [e for e in client.drain() if e.get("message_id") == message_id] == []
+    kept = [m for m in snapshot["messages"] if m["id"] == message_id]
+    assert [[(c["status"], c["result"]) for c in m["tool_calls"]] for m in kept] == [
+        [("cancelled", "stopped by the user")]
+    ]
     client.close()

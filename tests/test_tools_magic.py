@@ -11,25 +11,16 @@ from typing import Any
 
 import pytest
 from kernel_client import CommClient, KernelHarness
+from scripted_models import ANALYST
 
 QUESTION = "Run this code? [y]es / [n]o / [a]lways: "
 CODE = "print(x * 2)\nx + 1"
 ALLOW = {"decision": "allow"}
 
-SETUP = """
-%load_ext jupyter_deltachat
-import jupyter_deltachat as dc
-
-x = 4
-
-@dc.register("analyst")
-def analyst(messages, config):
-    if messages[-1].role == "tool":
-        yield "Result: " + messages[-1].content
-    else:
-        yield "Let me compute. "
-        yield dc.CallTool("python", {"code": "print(x * 2)\\nx + 1"})
-
+SETUP = (
+    "%load_ext jupyter_deltachat\n"
+    + ANALYST
+    + """
 @dc.register("plotter")
 def plotter(messages, config):
     if messages[-1].role != "tool":
@@ -42,6 +33,7 @@ def lister(messages, config):
     if messages[-1].role != "tool":
         yield dc.CallTool("list_variables", {})
 """
+)
 
 
 @pytest.fixture(scope="module")

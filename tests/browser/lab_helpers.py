@@ -152,6 +152,16 @@ def notebook_cells(page: Any) -> Any:
     return page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
 
 
+def use_theme(page: Any, name: str) -> None:
+    """Pick a theme from Settings > Theme; returns once JupyterLab has applied it."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text(name, exact=True).click()
+    page.locator(f"body[data-jp-theme-name='{name}']").wait_for(
+        state="attached", timeout=LAB_LOAD_TIMEOUT
+    )
+
+
 def wait_status(page: Any, state: str, timeout: int = KERNEL_TIMEOUT) -> Any:
     status = panel(page).locator(f".jp-DeltaChat-status[data-state='{state}']")
     status.wait_for(timeout=timeout)

@@ -76,7 +76,8 @@ class Beacon:
 
 class Watched:
     """A page with everything a payload could make it do recorded: dialogs, requests and
-    remote images put in the DOM. Record before the page loads what is to be checked."""
+    remote images put in the DOM, from now on and in every later load of the page (a page
+    already open is watched from here on: no need to load JupyterLab again)."""
 
     def __init__(self, page: Any, server: LabServer) -> None:
         self.page, self.server = page, server
@@ -85,6 +86,8 @@ class Watched:
         page.on("dialog", self._dialog)
         page.on("request", lambda request: self.requests.append(request.url))
         page.add_init_script(WATCH_IMAGES)
+        if page.url != "about:blank":
+            page.evaluate(WATCH_IMAGES)
 
     def _dialog(self, dialog: Any) -> None:
         if dialog.type == "beforeunload":  # JupyterLab's own "leave the page?" on reload

@@ -14,11 +14,11 @@ from lab_helpers import (
     notebook_cells,
     panel,
     run_cell,
+    use_theme,
     wait_finished,
     wait_model_listed,
     wait_status,
 )
-from test_browser_keys_theme import use_theme
 from test_browser_panel import screenshot_dir
 
 ECHO_CONTEXT_MODEL = """
@@ -208,7 +208,6 @@ def test_completer_and_chips_in_light_and_dark(page, tmp_path):
     wait_model_listed(page, "context_echo")
     for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
         use_theme(page, theme)
-        page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
         box = panel(page).get_by_label("Message", exact=True)
         box.fill("")
         box.click()
@@ -236,7 +235,6 @@ def test_completer_and_chips_in_light_and_dark(page, tmp_path):
         while removes.count():
             removes.first.click()
     use_theme(page, "JupyterLab Light")
-    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
 
 
 def test_this_cell_and_this_notebook_without_a_notebook_say_why(page):

@@ -11,6 +11,7 @@ from lab_helpers import (
     panel,
     run_cell,
     send,
+    use_theme,
     wait_finished,
 )
 from test_browser_panel import screenshot_dir
@@ -118,16 +119,9 @@ def test_keys_dialog_says_when_a_new_url_removed_the_stored_key(page, lab_server
     dialog.get_by_role("button", name="Close").click()
 
 
-def use_theme(page, name: str) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
-    page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
-    page.locator(".lm-Menu-itemLabel").get_by_text(name, exact=True).click()
-
-
 def test_dark_theme_screenshot(page, tmp_path):
     use_theme(page, "JupyterLab Dark")
     try:
-        page.locator("body[data-jp-theme-name='JupyterLab Dark']").wait_for(state="attached")
         new_notebook(page)
         run_cell(page, SCREENSHOT_CELL)
         send(page, "Hello", model="demo")
@@ -143,4 +137,3 @@ def test_dark_theme_screenshot(page, tmp_path):
         docs_screenshot(page, screenshot_dir(tmp_path) / "panel-dark.png")
     finally:
         use_theme(page, "JupyterLab Light")
-        page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")

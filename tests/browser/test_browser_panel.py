@@ -106,7 +106,6 @@ def test_reload_mid_stream_resumes_and_finishes(page, lab_server):
     wait_model_listed(page, "slow")
     send(page, "go", model="slow")
     wait_streaming(page).locator("p", has_text="w5 ").wait_for()
-    page.goto(lab_server.lab_url(""))
     open_lab(page, lab_server, query="")
     panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=".ipynb").wait_for()
     assert message_text(page, panel(page).locator("[data-role='user']").last) == "go"

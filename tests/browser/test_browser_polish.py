@@ -11,11 +11,11 @@ from lab_helpers import (
     panel,
     run_cell,
     send,
+    use_theme,
     wait_finished,
     wait_model_listed,
     wait_streaming,
 )
-from test_browser_keys_theme import use_theme
 
 SCREENS = Path(__file__).parent / "artifacts" / "polish"  # git-ignored; looked at by hand
 
@@ -72,7 +72,6 @@ CONTRAST = """box => {
 def dark(page) -> None:
     """Switch to the dark theme and wait until the panel is drawn with it."""
     use_theme(page, "JupyterLab Dark")
-    page.locator("body[data-jp-theme-name='JupyterLab Dark']").wait_for(state="attached")
     page.wait_for_function(
         """() => getComputedStyle(document.querySelector('#jupyter-deltachat-panel'))
             .backgroundColor.match(/\\d+/g).slice(0, 3).reduce((a, b) => a + +b, 0) < 3 * 96"""
@@ -81,7 +80,6 @@ def dark(page) -> None:
 
 def light(page) -> None:
     use_theme(page, "JupyterLab Light")
-    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
 
 
 def shot(page, name: str) -> None:

@@ -3,12 +3,9 @@ Always in this chat, Stop while a call awaits approval, figures, Insert code, re
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from pathlib import Path
 
-import pytest
 from lab_helpers import (
     LAB_LOAD_TIMEOUT,
     STREAM_TIMEOUT,
@@ -20,10 +17,10 @@ from lab_helpers import (
     panel,
     run_cell,
     send,
+    use_theme,
     wait_finished,
     wait_model_listed,
 )
-from test_browser_keys_theme import use_theme
 
 # A model scripted for these tests. It runs the user's message as `python` code (after
 # text with a character outside the BMP, so a card placed by UTF-16 offsets would land one
@@ -51,24 +48,6 @@ FIGURE_CODE = (
     "fig = plt.figure(figsize=(3, 2))\nfig.gca().plot([1, 3, 2])\n'drawn'"
 )
 ALL_TOOLS = "inspect_variable,list_variables,python"
-
-
-@pytest.fixture(autouse=True)
-def shutdown_kernels(lab_server):
-    """Each test starts a notebook kernel; stop every kernel of the server at its end."""
-    yield
-    for kind in ("sessions", "kernels"):
-        for item in _api(lab_server, "GET", kind):
-            _api(lab_server, "DELETE", f"{kind}/{item['id']}")
-
-
-def _api(server, method: str, path: str) -> list[dict]:
-    request = urllib.request.Request(
-        f"{server.url}api/{path}", method=method, headers={"Authorization": f"token {server.token}"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = response.read()
-    return json.loads(body) if body else []
 
 
 def screens(tmp_path: Path) -> Path:
@@ -152,7 +131,6 @@ def test_run_shows_the_code_then_the_result_and_the_answer_goes_on_after_the_car
     assert kernel_content(page) == f"{BEFORE_CARD}Result was 42."
 
     # Reload: the cards come back from the snapshot, and the toggle is still on.
-    page.goto(lab_server.lab_url(""))
     open_lab(page, lab_server, query="")
     panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=".ipynb").wait_for(
         timeout=LAB_LOAD_TIMEOUT
@@ -214,6 +192,25 @@ def test_stop_while_awaiting_approval_cancels_the_call_and_frees_the_chat(page):
     assert run_cell(page, "print('stopped_ran' in globals())").strip() == "False"
 
 
+def test_stop_while_a_call_runs_frees_the_chat_and_the_card_says_so(page):
+    """The user approved code that blocks (a 10-minute sleep, in C, where no interrupt
+    reaches it): Stop still ends the reply at once, the card says the call was cancelled
+    by the user, and the chat takes the next message while the sleep goes on."""
+    start(page)
+    send(page, "import time\ntime.sleep(600)")
+    card_with(page, "awaiting_approval").get_by_role("button", name="Run tool").click()
+    card_with(page, "running")
+    panel(page).get_by_role("button", name="Stop", exact=True).click()
+    reply = wait_finished(page)
+    card = card_with(page, "cancelled")
+    assert status_word(card) == "Cancelled"
+    assert reply.get_attribute("data-finish-reason") == "cancelled"
+    assert card.get_by_role("button", name="Run tool").is_hidden()
+    send(page, "which tools?")
+    reply = wait_finished(page, count=2)
+    assert segments(reply) == [f"tools: {ALL_TOOLS}"]
+
+
 def test_a_figure_the_code_draws_is_shown_on_the_card(page):
     start(page)
     send(page, FIGURE_CODE)
@@ -259,7 +256,6 @@ def test_toggle_is_remembered_per_chat_and_off_sends_no_tools(page, lab_server):
     send(page, "which tools?")
     assert segments(wait_finished(page, count=2)) == [f"tools: {ALL_TOOLS}"]
 
-    page.goto(lab_server.lab_url(""))
     open_lab(page, lab_server, query="")
     panel(page).locator(".jp-DeltaChat-status[data-state='ready']", has_text=".ipynb").wait_for(
         timeout=LAB_LOAD_TIMEOUT
@@ -295,7 +291,6 @@ def test_cards_in_light_and_dark(page, tmp_path):
     themes = (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark"))
     for theme, name in themes:
         use_theme(page, theme)
-        page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
         cards.nth(2).scroll_into_view_if_needed()
         panel(page).screenshot(path=str(shots / f"tools-awaiting-{name}.png"))
     cards.nth(2).get_by_role("button", name="Deny tool").click()
@@ -303,7 +298,6 @@ def test_cards_in_light_and_dark(page, tmp_path):
     wait_finished(page, count=3)
     for theme, name in themes:
         use_theme(page, theme)
-        page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
         cards.nth(2).scroll_into_view_if_needed()
         panel(page).screenshot(path=str(shots / f"tools-denied-toggle-on-{name}.png"))
         cards.nth(1).scroll_into_view_if_needed()
@@ -320,4 +314,3 @@ def test_cards_in_light_and_dark(page, tmp_path):
             path=str(shots / f"tools-toggle-on-{name}.png")
         )
     use_theme(page, "JupyterLab Light")
-    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")

@@ -8,22 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lab_helpers import KERNEL_TIMEOUT, new_notebook, run_cell, start_cell
-from test_browser_keys_theme import use_theme
-
-SETUP = """
-import jupyter_deltachat as dc
-
-x = 4
-
-@dc.register("analyst")
-def analyst(messages, config):
-    if messages[-1].role == "tool":
-        yield "Result: " + messages[-1].content
-    else:
-        yield "Let me compute. "
-        yield dc.CallTool("python", {"code": "print(x * 2)\\nx + 1"})
-"""
+from lab_helpers import (
+    KERNEL_TIMEOUT,
+    new_notebook,
+    run_cell,
+    start_cell,
+    use_theme,
+)
+from scripted_models import ANALYST
 
 
 def shoot(page: Any, name: str) -> None:
@@ -31,13 +23,6 @@ def shoot(page: Any, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / name))
-
-
-def shut_down_notebook_kernels(page: Any, server: Any) -> None:
-    headers = {"Authorization": f"token {server.token}"}
-    for session in page.request.get(f"{server.url}api/sessions", headers=headers).json():
-        if session["path"].endswith(".ipynb"):
-            page.request.delete(f"{server.url}api/sessions/{session['id']}", headers=headers)
 
 
 def answer_at_the_prompt(page: Any, cell: Any, theme: str, answer: str) -> None:
@@ -64,13 +49,10 @@ def finished(page: Any, cell: Any) -> None:
 def test_chat_tools_in_a_cell_and_the_widget_buttons(page: Any, lab_server: Any) -> None:
     try:
         new_notebook(page)
-        run_cell(page, SETUP)
+        run_cell(page, ANALYST)
         for theme, answer, status in (("light", "y", "done"), ("dark", "n", "denied")):
             if theme == "dark":
                 use_theme(page, "JupyterLab Dark")
-                page.locator("body[data-jp-theme-name='JupyterLab Dark']").wait_for(
-                    state="attached"
-                )
             cell = start_cell(page, f"%chat -m analyst --chat {theme} --tools what is x?")
             answer_at_the_prompt(page, cell, theme, answer)
             finished(page, cell)
@@ -102,4 +84,3 @@ def test_chat_tools_in_a_cell_and_the_widget_buttons(page: Any, lab_server: Any)
             shoot(page, f"widget-{status}-{theme}.png")
     finally:
         use_theme(page, "JupyterLab Light")
-        shut_down_notebook_kernels(page, lab_server)

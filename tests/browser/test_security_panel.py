@@ -118,7 +118,6 @@ def click_everything(page: Any, reply: Any) -> None:
 def test_payload_corpus_runs_nothing_and_loads_nothing(page, lab_server, beacon):
     beacon.hits.clear()
     watched = Watched(page, lab_server)
-    open_lab(page, lab_server)
     texts = replies(beacon)
     (lab_server.root / "security_replies.json").write_text(json.dumps(texts), encoding="utf-8")
     new_notebook(page)
@@ -143,7 +142,6 @@ def test_payload_corpus_runs_nothing_and_loads_nothing(page, lab_server, beacon)
 def test_remote_image_loads_only_after_its_click(page, lab_server, beacon):
     beacon.hits.clear()
     watched = Watched(page, lab_server)
-    open_lab(page, lab_server)
     entry = next(e for e in PAYLOADS if e["id"] == "remote-image-https-alt")
     (lab_server.root / "security_replies.json").write_text(
         json.dumps({"image": payload_markdown(entry, beacon.origin)}), encoding="utf-8"
@@ -168,7 +166,6 @@ def test_remote_image_loads_only_after_its_click(page, lab_server, beacon):
 
 
 def test_copy_and_insert_take_the_code_blocks_the_reply_shows(page, lab_server, beacon):
-    open_lab(page, lab_server)
     texts = {e["id"]: payload_markdown(e, beacon.origin) for e in PAYLOADS if e["id"] in SHOWN_CODE}
     (lab_server.root / "security_replies.json").write_text(json.dumps(texts), encoding="utf-8")
     new_notebook(page)
@@ -239,7 +236,6 @@ def test_tool_cards_show_what_the_model_and_the_tool_chose_as_text(page, lab_ser
     a valid raster image, nothing run or loaded."""
     beacon.hits.clear()
     watched = Watched(page, lab_server)
-    open_lab(page, lab_server)
     origin = beacon.origin
     html = (
         f'<img src="{origin}/html.png" onerror="top.__pwned=1">'

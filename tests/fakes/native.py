@@ -45,7 +45,21 @@ class Native(Protocol):
     def tool_definitions(self, body: dict[str, Any]) -> Any: ...
 
 
-class ChatCompletionsNative:
+class PlainTextTurns:
+    """The part three APIs share word for word: tools under ``tools``, and a user or
+    assistant turn whose ``content`` is the text itself."""
+
+    def tool_definitions(self, body: dict[str, Any]) -> Any:
+        return body.get("tools")
+
+    def user(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": text}]
+
+    def assistant(self, text: str) -> list[dict[str, Any]]:
+        return [{"role": "assistant", "content": text}]
+
+
+class ChatCompletionsNative(PlainTextTurns):
     """OpenAI chat completions (also Groq, Ollama and other compatible servers)."""
 
     history_key = "messages"
@@ -62,15 +76,6 @@ class ChatCompletionsNative:
             }
             for info in infos
         ]
-
-    def tool_definitions(self, body: dict[str, Any]) -> Any:
-        return body.get("tools")
-
-    def user(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": text}]
-
-    def assistant(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "assistant", "content": text}]
 
     def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
         return [
@@ -92,7 +97,7 @@ class ChatCompletionsNative:
         return [{"role": "tool", "tool_call_id": r.id, "content": r.text} for r in results]
 
 
-class ResponsesNative:
+class ResponsesNative(PlainTextTurns):
     """OpenAI Responses: ``function_call`` and ``function_call_output`` input items."""
 
     history_key = "input"
@@ -109,15 +114,6 @@ class ResponsesNative:
             for info in infos
         ]
 
-    def tool_definitions(self, body: dict[str, Any]) -> Any:
-        return body.get("tools")
-
-    def user(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": text}]
-
-    def assistant(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "assistant", "content": text}]
-
     def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
         items = self.assistant(text) if text else []
         return items + [
@@ -131,7 +127,7 @@ class ResponsesNative:
         ]
 
 
-class AnthropicNative:
+class AnthropicNative(PlainTextTurns):
     """Anthropic Messages: ``tool_use`` blocks in the assistant turn, ``tool_result``
     blocks in a user turn."""
 
@@ -142,15 +138,6 @@ class AnthropicNative:
             {"name": info.name, "description": info.description, "input_schema": info.parameters}
             for info in infos
         ]
-
-    def tool_definitions(self, body: dict[str, Any]) -> Any:
-        return body.get("tools")
-
-    def user(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": text}]
-
-    def assistant(self, text: str) -> list[dict[str, Any]]:
-        return [{"role": "assistant", "content": text}]
 
     def step(self, text: str, calls: list[Sent]) -> list[dict[str, Any]]:
         blocks = [{"type": "text", "text": text}] if text else []
