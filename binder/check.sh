@@ -29,6 +29,12 @@
 #                         binder/runtime.txt.
 #   BINDER_CHECK_KEEP=1   keep the temporary directory (its path is printed).
 #   REPO2DOCKER           an existing repo2docker executable (skips installing one).
+#   BINDER_CHECK_LABEXTENSION
+#                         a labextension already built from this same tree (the
+#                         jupyter_deltachat/labextension of a clean copy, as the suite's
+#                         README install leaves it): put into the copy before Binder's
+#                         steps, so building the package skips its jlpm step (hatch's
+#                         skip-if-exists); every step still runs as repo2docker renders it.
 #   DELTACHAT_CHROMIUM    Chromium binary (default /usr/bin/chromium).
 set -euo pipefail
 
@@ -115,6 +121,12 @@ trap 'exit 143' TERM
 step "copying the repository (the files git tracks) to $home"
 copy_tracked "$repo" "$home"
 [ -f "$home/binder/requirements.txt" ] || fail "binder/requirements.txt is missing"
+if [ -n "${BINDER_CHECK_LABEXTENSION:-}" ]; then
+    [ -f "$BINDER_CHECK_LABEXTENSION/static/style.js" ] \
+        || fail "BINDER_CHECK_LABEXTENSION=$BINDER_CHECK_LABEXTENSION is not a built labextension"
+    echo "using the labextension built from this tree at $BINDER_CHECK_LABEXTENSION"
+    cp -R "$BINDER_CHECK_LABEXTENSION" "$home/jupyter_deltachat/labextension"
+fi
 
 # The badge in README.md: its urlpath is what Binder opens.
 urlpath=$("$python" - "$home/README.md" <<'PY'

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fresh_install import FreshInstall, install_as_the_readme_says
 from lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, start_lab, stop_lab
 from security_helpers import Beacon
 
@@ -32,6 +33,15 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         stop_lab(server)
 
 
+@pytest.fixture(scope="session")
+def readme_install(tmp_path_factory: pytest.TempPathFactory) -> FreshInstall:
+    """The README run command's install, done once per session in a fresh venv from a clean
+    copy: test_readme_run_command checks it, test_binder_check reuses its labextension."""
+    if shutil.which("git") is None or not (Path(__file__).parents[2] / ".git").exists():
+        pytest.skip("needs a git checkout to know which files are tracked")
+    return install_as_the_readme_says(tmp_path_factory.mktemp("readme-install"))
+
+
 @pytest.fixture(scope="module")
 def beacon() -> Iterator[Beacon]:
     """A listener standing in for an attacker's host (tests/browser/security_helpers.py)."""
@@ -42,10 +52,11 @@ def beacon() -> Iterator[Beacon]:
         listener.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """Per module: sync playwright keeps an event loop running while open, which would break
-    the asyncio fixtures (pytest-jupyter) of test modules that run after the browser tests."""
+    """One Chromium for the session. Sync playwright keeps an event loop running while it
+    is open, which would break the asyncio fixtures (pytest-jupyter) of test modules run
+    after it: tests/conftest.py orders the browser tests last, so none is."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"CI is set but there is no chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright

@@ -4,6 +4,10 @@ It renders the Dockerfile with ``repo2docker --no-build``, builds a fresh venv t
 Dockerfile says, starts JupyterLab as Binder would, drives headless Chromium on the README
 badge's page and runs the examples with nbclient (see the script's header). The browser
 work happens in the script's own processes, so this module starts no playwright here.
+
+The TypeScript build from a clean copy is the README install's (``readme_install``, which
+test_readme_run_command checks): the check takes the labextension it built rather than
+building it a second time in the same run.
 """
 
 from __future__ import annotations
@@ -16,20 +20,26 @@ import time
 from pathlib import Path
 
 import pytest
+from fresh_install import BUILT_LABEXTENSION, FreshInstall
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_TIMEOUT = 900  # seconds; about 2-3 minutes on a 2-core machine
 
 
 @pytest.mark.timeout(CHECK_TIMEOUT + 60)
-def test_binder_check_passes(tmp_path: Path) -> None:
+def test_binder_check_passes(readme_install: FreshInstall, tmp_path: Path) -> None:
     missing = [tool for tool in ("git", "node", "curl") if shutil.which(tool) is None]
     if missing:
         message = f"binder/check.sh needs {', '.join(missing)}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    env = dict(os.environ, BINDER_CHECK_PYTHON=sys.executable, TMPDIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        BINDER_CHECK_PYTHON=sys.executable,
+        BINDER_CHECK_LABEXTENSION=str(readme_install.clone / BUILT_LABEXTENSION),
+        TMPDIR=str(tmp_path),
+    )
     started = time.monotonic()
     result = subprocess.run(
         ["bash", str(ROOT / "binder" / "check.sh")],
@@ -46,6 +56,7 @@ def test_binder_check_passes(tmp_path: Path) -> None:
         f"binder/check.sh failed after {elapsed:.0f} s:\n{output[-12000:]}"
     )
     for milestone in (
+        "using the labextension built from this tree at",
         "Building conda environment for python=",
         'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"',
         "RUN ./binder/postBuild",
