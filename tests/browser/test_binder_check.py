@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
-from fresh_install import BUILT_LABEXTENSION, FreshInstall
+from fresh_install import BUILT_LABEXTENSION, INSTALL_TIMEOUT, FreshInstall
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_TIMEOUT = 900  # seconds; about 2-3 minutes on a 2-core machine
 
 
-@pytest.mark.timeout(CHECK_TIMEOUT + 60)
+@pytest.mark.timeout(INSTALL_TIMEOUT + CHECK_TIMEOUT + 60)  # readme_install may run first
 def test_binder_check_passes(readme_install: FreshInstall, tmp_path: Path) -> None:
     missing = [tool for tool in ("git", "node", "curl") if shutil.which(tool) is None]
     if missing:
@@ -72,4 +72,5 @@ def test_binder_check_passes(readme_install: FreshInstall, tmp_path: Path) -> No
     assert "welcome.ipynb: " not in output  # run once, in JupyterLab, not again by nbclient
     # Everything it made is gone: only what pytest's tmp_path holds remains, and it is empty.
     assert list(tmp_path.iterdir()) == []
-    print(f"binder/check.sh passed in {elapsed:.0f} s")
+    print(f"binder/check.sh passed in {elapsed:.0f} s; its steps:")
+    print("\n".join(line for line in output.splitlines() if line.startswith("==> [binder check")))
