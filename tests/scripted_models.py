@@ -14,5 +14,5 @@ def analyst(messages, config):
         yield "Let me compute. "
         yield dc.CallTool("python", {"code": "print(x * 2)\\nx + 1"})
 """
-"""``analyst`` asks once to run ``print(x * 2)`` / ``x + 1`` with the ``python`` tool (x is
+"""``analyst`` (also a plain function for ``dc.Chat(analyst, ...)``) asks once to run ``print(x * 2)`` / ``x + 1`` with the ``python`` tool (x is
 4), then answers ``Result: `` and the tool's result."""

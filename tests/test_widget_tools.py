@@ -12,21 +12,14 @@ from typing import Any
 
 import pytest
 from kernel_client import KernelHarness
+from scripted_models import ANALYST
 
 CODE = "print(x * 2)\nx + 1"
 
-SETUP = '''
+SETUP = (
+    ANALYST
+    + '''
 import threading
-import jupyter_deltachat as dc
-
-x = 4
-
-def analyst(messages, config):
-    if messages[-1].role == "tool":
-        yield "Result: " + messages[-1].content
-    else:
-        yield "Let me compute. "
-        yield dc.CallTool("python", {"code": "print(x * 2)\\nx + 1"})
 
 def watch(chat, roles_done):
     """A threading.Event set once chat.value's roles are ``roles_done``."""
@@ -48,6 +41,7 @@ def watch_calls(chat, status):
     chat.observe(observer, names="tool_calls")
     return shown, seen
 '''
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
