@@ -14,5 +14,6 @@ def analyst(messages, config):
         yield "Let me compute. "
         yield dc.CallTool("python", {"code": "print(x * 2)\\nx + 1"})
 """
-"""``analyst`` (also a plain function for ``dc.Chat(analyst, ...)``) asks once to run ``print(x * 2)`` / ``x + 1`` with the ``python`` tool (x is
-4), then answers ``Result: `` and the tool's result."""
+"""``analyst`` (a plain function too, for ``dc.Chat(analyst, ...)``) asks once to run
+``print(x * 2)`` / ``x + 1`` with the ``python`` tool (x is 4), then answers ``Result: ``
+and the tool's result."""

@@ -24,13 +24,13 @@ from lab_helpers import (
     run_cell,
     send,
     start_cell,
+    use_theme,
     wait_finished,
     wait_model_listed,
     wait_status,
 )
 from lab_server import LabServer, start_lab, stop_lab
 from test_browser_flows import RECORD_STATES
-from test_browser_keys_theme import use_theme
 from test_browser_panel import screenshot_dir
 
 NOTEBOOK_A = "history_a.ipynb"
@@ -344,11 +344,9 @@ def shoot(page: Any, tmp_path: Any, name: str) -> None:
     for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
         if page.locator(f"body[data-jp-theme-name='{theme}']").count() == 0:
             use_theme(page, theme)
-            page.locator(f"body[data-jp-theme-name='{theme}']").wait_for(state="attached")
             open_list(page)
         panel(page).screenshot(path=str(shots / f"{name}-{suffix}.png"))
     use_theme(page, "JupyterLab Light")
-    page.locator("body[data-jp-theme-name='JupyterLab Light']").wait_for(state="attached")
     open_list(page)
 
 
