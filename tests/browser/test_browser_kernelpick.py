@@ -103,3 +103,29 @@ def test_the_chat_title_follows_the_notebook(page: Any) -> None:
     for _ in range(2):
         assert show_notebook(page, first, "alpha question") == "alpha question"
         assert show_notebook(page, second, "beta question") == "beta question"
+
+
+LABEL_FIT = """select => {
+  // A <select>'s scrollWidth does not grow with its label, so measure the label's text in
+  // the select's own font against the room its padding leaves.
+  const style = getComputedStyle(select);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const label = select.options[select.selectedIndex].textContent;
+  return {
+    label,
+    text: context.measureText(label).width,
+    room: select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+  };
+}"""
+
+
+def test_the_model_picker_shows_the_models_whole_name_at_the_default_width(page: Any) -> None:
+    assert panel(page).bounding_box()["width"] <= 260  # JupyterLab's default sidebar
+    picker = panel(page).get_by_label("Model", exact=True)
+    picker.select_option("demo")
+    fit = picker.evaluate(LABEL_FIT)
+    assert fit["label"] == "Demo (offline)"
+    assert fit["text"] <= fit["room"], fit
+    tools = panel(page).get_by_role("button", name="Use tools")
+    assert tools.is_visible()
