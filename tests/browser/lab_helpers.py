@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 PANEL = "#jupyter-deltachat-panel"
@@ -57,17 +58,27 @@ def wait_streaming(page: Any) -> Any:
     return message
 
 
-def wait_finished(page: Any, count: int | None = None) -> Any:
+FINISHED_REPLY = (
+    "[data-role='assistant']:last-child:not([data-streaming])[data-finish-reason]"
+    "[data-rendered='true']:not(:has([data-math-pending]))"
+)
+
+
+def wait_finished(page: Any, count: int | None = None, after: str | None = None) -> Any:
     """The last assistant message once it has finished, its rendering caught up and all its
-    math is typeset (math out of view is typeset in idle time after `data-rendered`)."""
+    math is typeset (math out of view is typeset in idle time after `data-rendered`).
+
+    ``after`` is the text of the user's message the reply must follow: a chat restored from
+    history already ends in a finished reply, which would otherwise satisfy the wait before
+    the new reply has started."""
     messages = assistant_messages(page)
     if count is not None:
         messages.nth(count - 1).wait_for(timeout=STREAM_TIMEOUT)
     last = messages.last
-    panel(page).locator(
-        "[data-role='assistant']:last-child:not([data-streaming])[data-finish-reason]"
-        "[data-rendered='true']:not(:has([data-math-pending]))"
-    ).wait_for(timeout=STREAM_TIMEOUT)
+    selector = FINISHED_REPLY
+    if after is not None:
+        selector = f"[data-role='user']:has-text({json.dumps(after)}) ~ {FINISHED_REPLY}"
+    panel(page).locator(selector).wait_for(timeout=STREAM_TIMEOUT)
     return last
 
 

@@ -72,7 +72,7 @@ def test_after_three_reloads_a_reply_reaches_the_page_exactly_once(
     frames.clear()
 
     send(page, "hello after reloads")
-    wait_finished(page)
+    wait_finished(page, after="hello after reloads")
 
     received = [
         (url, message["content"])
