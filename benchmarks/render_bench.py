@@ -2,15 +2,20 @@
 
 Streams a ~200 KB Markdown reply (headings, lists, 50 code blocks, formulas) from a model
 registered in a real kernel into the real panel, at 100 deltas/s and at full speed, with
-each renderer in the same run: `incremental` (math typeset once in view, the rest in idle
-time after the reply), `eager` (the session-2 design: each finished block typeset at once)
-and `naive` (the whole message re-rendered per frame). Prints, per case, the main thread's
-busy share while the reply streams (Chrome's TaskDuration), how long after the stream's end
-the reply was rendered (`data-rendered`) and all its math typeset (no `data-math-pending`),
-the busy seconds after the end, long tasks (> 50 ms) and frames per second (both from the
-send until all math is typeset), and the load average, since the machine may be shared.
+each renderer in the same run: `incremental` (the current design), `previous` (the
+session-4 design) and `naive` (the whole message re-rendered per frame); `eager` on request.
+The cases run interleaved (every mode once, then again: ABCABC…, `--repeat` rounds), since
+a shared machine's load drifts and the first case of a run pays for warming up; each figure
+is printed as the median [min–max] of the rounds. Per case: the main thread's busy share
+while the reply streams (Chrome's TaskDuration), how long after the stream's end the reply
+was rendered (`data-rendered`) and all its math typeset (no `data-math-pending`), the busy
+seconds after the end, long tasks (> 50 ms) and frames per second (both from the send until
+all math is typeset); `uptime` before and after, since the machine may be shared.
 
-    python benchmarks/render_bench.py [--delta-chars 40] [--paced-seconds 0] [--modes ...]
+    python benchmarks/render_bench.py [--repeat 3] [--delta-chars 40] [--paced-seconds 0]
+        [--modes ...] [--rates 100 0]
+
+The default (3 rounds of 3 modes at 100 deltas/s and at full speed) takes about 13 minutes.
 
 ``--paced-seconds N`` stops the paced stream after N seconds (0: the whole 200 KB).
 ``--profile DIR`` also records, per case, a Chromium CPU profile and a performance trace into
@@ -22,7 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +63,7 @@ STREAM_ENDED = f"{REPLY}:not([data-streaming])[data-finish-reason]"
 FINISHED = f"{STREAM_ENDED}[data-rendered='true']"
 SETTLED = f"{FINISHED} .jp-DeltaChat-markdown:not([data-math-pending])"
 MODES = ("incremental", "previous", "eager", "naive")
+DEFAULT_MODES = ("incremental", "previous", "naive")
 PROBE = """() => {
   window.__bench = { longTasks: [], frames: 0, running: true, at: {} };
   const at = window.__bench.at;
@@ -267,18 +274,60 @@ def print_profile(name: str, cpu: dict, trace: Path, busy_s: float) -> None:
         print(f"  {ms:8.1f} ms  {key}", file=sys.stderr)
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+#: Printed per case: column header, width, the row's key, format of one value.
+COLUMNS = (
+    ("busy streaming %", 17, "busy_pct", "{:.1f}"),
+    ("end→rendered s", 17, "rendered_s", "{:.2f}"),
+    ("end→all math s", 17, "settled_s", "{:.2f}"),
+    ("busy after s", 17, "busy_after_s", "{:.2f}"),
+    ("long tasks >50ms", 17, "long_tasks", "{:.0f}"),
+    ("longest ms", 17, "longest_ms", "{:.0f}"),
+    ("fps", 17, "fps", "{:.1f}"),
+)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """Median [min–max]: one round's figure alone says little on a shared machine."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return f"{fmt.format(statistics.median(values))} [{low}–{high}]"
+
+
+def print_table(rows: list[dict]) -> None:
+    cases: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        cases.setdefault((row["rate"], row["mode"]), []).append(row)
+    header = f"| {'renderer':<11} | {'rate':<13} | n | " + " | ".join(
+        f"{title:>{width}}" for title, width, _, _ in COLUMNS
+    )
+    print(header + " |")
+    print("|" + "|".join("-" * len(cell) for cell in (header + " |").split("|")[1:-1]) + "|")
+    for (rate, mode), runs in cases.items():
+        cells = " | ".join(
+            f"{spread([run[key] for run in runs], fmt):>{width}}" for _, width, key, fmt in COLUMNS
+        )
+        print(f"| {mode:<11} | {rate:<13} | {len(runs)} | {cells} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every case")
     parser.add_argument("--delta-chars", type=int, default=40)
     parser.add_argument("--paced-seconds", type=float, default=0.0)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(DEFAULT_MODES))
     parser.add_argument("--rates", nargs="+", type=float, default=[100.0, 0.0])
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     doc = markdown_document()
-    load_before = " ".join(f"{load:.2f}" for load in os.getloadavg())
+    load_before = uptime()
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as base:
         server = start_lab(Path(base))
         (server.root / "bench.md").write_text(doc)
@@ -288,36 +337,39 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 if args.profile:
                     args.profile.mkdir(parents=True, exist_ok=True)
-                for rate in args.rates:
-                    limit = args.paced_seconds if rate else 0.0
-                    for mode in args.modes:
-                        rows.append(
-                            run_case(
-                                browser, server, mode, rate, args.delta_chars, limit, args.profile
+                for round_ in range(args.repeat):
+                    for rate in args.rates:
+                        limit = args.paced_seconds if rate else 0.0
+                        for mode in args.modes:
+                            rows.append(
+                                run_case(
+                                    browser,
+                                    server,
+                                    mode,
+                                    rate,
+                                    args.delta_chars,
+                                    limit,
+                                    args.profile,
+                                )
                             )
-                        )
-                        print(f"  done: {mode} at {rows[-1]['rate']}", file=sys.stderr)
+                            row = rows[-1]
+                            print(
+                                f"  round {round_ + 1}: {mode} at {row['rate']}: busy "
+                                f"{row['busy_pct']:.1f}%, rendered {row['rendered_s']:.2f} s, "
+                                f"math {row['settled_s']:.2f} s, {row['long_tasks']} long "
+                                f"(longest {row['longest_ms']:.0f} ms)",
+                                file=sys.stderr,
+                            )
                 browser.close()
         finally:
             stop_lab(server)
     print(
         f"\n{len(doc.encode()) / 1000:.0f} KB Markdown, {CODE_BLOCKS} code blocks, "
         f"{args.delta_chars}-char deltas ({len(doc) // args.delta_chars} deltas); "
-        f"load average {load_before} before, {os.getloadavg()[0]:.2f} after\n"
+        f"{args.repeat} interleaved rounds in {time.perf_counter() - started:.0f} s\n"
+        f"before: {load_before}\nafter:  {uptime()}\n"
     )
-    header = (
-        f"| {'renderer':<11} | {'rate':<13} | {'stream s':>8} | {'busy streaming':>14} "
-        f"| {'end→rendered s':>14} | {'end→all math s':>14} | {'busy after s':>12} "
-        f"| {'long tasks >50ms':>16} | {'longest ms':>10} | {'fps':>5} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(c) + 2) for c in header.split("|")[1:-1]) + "|")
-    for r in rows:
-        print(
-            f"| {r['mode']:<11} | {r['rate']:<13} | {r['wall_s']:8.1f} | {r['busy_pct']:13.1f}% "
-            f"| {r['rendered_s']:14.2f} | {r['settled_s']:14.2f} | {r['busy_after_s']:12.2f} "
-            f"| {r['long_tasks']:16d} | {r['longest_ms']:10.0f} | {r['fps']:5.1f} |"
-        )
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ export const DEFAULT_TAIL_INTERVAL_MS = 100;
 
 /**
  * `incremental` typesets a finished block's math once it is on screen and the renderer has
- * caught up with the text (the rest when the reply has ended and the browser is idle), and
- * shows a code block as plain text until it closes; `previous` is the session-3 design
- * (math in view typeset even while a backlog is worked off, a growing code block highlighted
- * on every render); `eager` typesets each finished block's math at once, on screen or not
- * (the session-2 design); `naive` re-renders the whole text each time. All but
- * `incremental` exist for benchmarks/render_bench.py.
+ * caught up with the text (the rest when the reply has ended and the browser is idle), all
+ * blocks in view in one call, and shows a code block as plain text until it closes;
+ * `previous` is the session-4 design (the same, but one typeset call per block); `eager`
+ * typesets each finished block's math at once, on screen or not (the session-2 design);
+ * `naive` re-renders the whole text each time. All but `incremental` exist for
+ * benchmarks/render_bench.py.
  */
 export type RenderMode = 'incremental' | 'previous' | 'eager' | 'naive';
 
@@ -47,7 +47,7 @@ export type Decorate = (node: HTMLElement, code: () => string[]) => void;
  * `tailIntervalMs`, inside an animation frame, never two steps in flight. A backlog of
  * finished blocks (a fast stream, a reload) is worked off within a time budget per frame,
  * so no task grows long.
- * Math in finished blocks is typeset on screen first, one element per task (`MathQueue`).
+ * Math in finished blocks is typeset on screen first, all blocks in view in one call (`MathQueue`).
  */
 export class MarkdownStream {
   constructor(
@@ -60,11 +60,16 @@ export class MarkdownStream {
     this.node = document.createElement('div');
     this.node.className = 'jp-DeltaChat-markdown';
     this.node.addEventListener('click', event => this._loadImage(event));
-    this._math = new MathQueue(this._rendermime.latexTypesetter, this.node, () => {
-      if (!this._busy && !this._frame && !this._timer && !this._pendingWork()) {
-        this._flushIdle();
-      }
-    });
+    this._math = new MathQueue(
+      this._rendermime.latexTypesetter,
+      this.node,
+      () => {
+        if (!this._busy && !this._frame && !this._timer && !this._pendingWork()) {
+          this._flushIdle();
+        }
+      },
+      mode === 'incremental'
+    );
     this._tail = this._newRenderer();
     this.node.appendChild(this._tail.node);
   }
@@ -157,6 +162,11 @@ export class MarkdownStream {
     return this._splitter.lastBoundary > this._stableEnd;
   }
 
+  /** Whether finished blocks' math goes to the queue (else it is typeset at once). */
+  private get _queued(): boolean {
+    return this.mode === 'incremental' || this.mode === 'previous';
+  }
+
   private _pendingWork(): boolean {
     return this._backlog() || this._shownTail !== this._text.slice(this._stableEnd);
   }
@@ -217,7 +227,7 @@ export class MarkdownStream {
       this._lastStep = performance.now();
       this._catchingUp = this._backlog();
       // Blocks only pass through the view while a backlog is worked off: their math waits.
-      this._math.held = this._catchingUp && this.mode === 'incremental';
+      this._math.held = this._catchingUp && this._queued;
     }
     if (this._disposed) {
       return;
@@ -260,7 +270,7 @@ export class MarkdownStream {
     this._shownTail = text;
     const fenceAt = this._splitter.openFenceAt - this._stableEnd;
     const shown =
-      !this._final && this.mode === 'incremental' && fenceAt >= 0
+      !this._final && this._queued && fenceAt >= 0
         ? withoutFenceInfo(text, fenceAt)
         : text;
     await this._render(this._tail, shown, this._final);
@@ -281,13 +291,12 @@ export class MarkdownStream {
     if (!text) {
       return;
     }
-    const queued = this.mode === 'incremental' || this.mode === 'previous';
-    if (typeset && (renderer === this._tail || !queued)) {
+    if (typeset && (renderer === this._tail || !this._queued)) {
       // Renderers outside a Lumino attach cycle skip typesetting; do what notebooks do.
       await this._rendermime.latexTypesetter?.typeset(renderer.node);
     }
     this._decorate(renderer.node, () => codeBlocks(text));
-    if (typeset && renderer !== this._tail && queued) {
+    if (typeset && renderer !== this._tail && this._queued) {
       this._math.add(renderer.node, text);
     }
   }
@@ -349,21 +358,82 @@ export class MarkdownStream {
 const MATH_CANDIDATE = /[$\\]/;
 /** Longest wait for an idle moment before typesetting math out of view anyway. */
 const IDLE_TIMEOUT_MS = 1000;
+/**
+ * Most block text whose math one call typesets out of view (in idle time), so that call
+ * stays well under a long task; the blocks in view go in one call whatever their size.
+ */
+const IDLE_BATCH_CHARS = 16000;
 
 /**
- * Typesets the math of finished blocks a block at a time, each in its own task so input and
- * painting go between: blocks in view first (an IntersectionObserver reports them), the
- * others once `background` is set (the reply ended) and the browser is idle. Typesetting is
- * most of a reply's render cost, and each call lays out the page (MathJax measures the font
- * around the math), so math out of view waits while the reply streams; a call per block,
- * not per paragraph, since that layout is paid per call. The root carries
+ * What JupyterLab's MathJax 3 typesetter (@jupyterlab/mathjax-extension) exposes besides
+ * `typeset`: the one MathJax document it renders every element with.
+ */
+interface IMathJaxTypesetter extends IRenderMime.ILatexTypesetter {
+  mathDocument(): Promise<{
+    options: { elements?: HTMLElement[] };
+    clear(): { render(): unknown };
+  }>;
+}
+
+function isMathJaxTypesetter(
+  typesetter: IRenderMime.ILatexTypesetter
+): typesetter is IMathJaxTypesetter {
+  return typeof (typesetter as Partial<IMathJaxTypesetter>).mathDocument === 'function';
+}
+
+/**
+ * Typesets the math of several elements in one MathJax render: MathJax measures the font
+ * around its math (`getMetrics`, a forced layout) once per render, so one render for all the
+ * blocks of a frame costs one layout instead of one per block. Links in the math get what
+ * JupyterLab's own `typeset` gives them (`noopener`, a new tab). Other typesetters (KaTeX)
+ * typeset element by element.
+ */
+async function typesetAll(
+  typesetter: IRenderMime.ILatexTypesetter,
+  elements: HTMLElement[]
+): Promise<void> {
+  if (!isMathJaxTypesetter(typesetter)) {
+    for (const element of elements) {
+      await typesetter.typeset(element);
+    }
+    return;
+  }
+  const document = await typesetter.mathDocument();
+  const connected = elements.filter(element => element.isConnected);
+  if (!connected.length) {
+    return;
+  }
+  document.options.elements = connected;
+  try {
+    document.clear().render();
+  } finally {
+    delete document.options.elements;
+  }
+  for (const element of connected) {
+    for (const link of element.querySelectorAll<HTMLAnchorElement>('.MathJax a')) {
+      const rel = new Set(link.rel.split(/\s+/).filter(Boolean));
+      rel.add('noopener');
+      link.rel = [...rel].join(' ');
+      link.target = '_blank';
+    }
+  }
+}
+
+/**
+ * Typesets the math of finished blocks, in batches, each in its own task so input and
+ * painting go between: all blocks in view in one call (an IntersectionObserver reports
+ * them), the others once `background` is set (the reply ended), in idle time, a bounded
+ * batch per idle moment. Typesetting is most of a reply's render cost, and each call lays
+ * out the page (MathJax measures the font around the math), so math out of view waits while
+ * the reply streams, and a call takes every block it can (`typesetAll`). The root carries
  * `data-math-pending` while any math waits.
  */
 class MathQueue {
   constructor(
     private readonly _typesetter: IRenderMime.ILatexTypesetter | null,
     private readonly _root: HTMLElement,
-    private readonly _onVisibleDone: () => void
+    private readonly _onVisibleDone: () => void,
+    private readonly _batch: boolean
   ) {
     this._observer = new IntersectionObserver(entries => this._seen(entries));
   }
@@ -392,7 +462,7 @@ class MathQueue {
     if (!this._typesetter || !MATH_CANDIDATE.test(text)) {
       return;
     }
-    this._waiting.add(block);
+    this._waiting.set(block, text.length);
     this._unseen.add(block);
     this._observer.observe(block);
     this._mark();
@@ -433,6 +503,27 @@ class MathQueue {
     }
   }
 
+  /** The next blocks to typeset together: those in view, else (idle) a batch of the rest. */
+  private _nextBatch(idle: boolean): HTMLElement[] {
+    if (!this._batch) {
+      const next = first(this._visible) ?? (idle ? first(this._waiting.keys()) : undefined);
+      return next ? [next] : [];
+    }
+    if (this._visible.size || !idle) {
+      return [...this._visible];
+    }
+    const batch: HTMLElement[] = [];
+    let chars = 0;
+    for (const [block, length] of this._waiting) {
+      if (batch.length && chars + length > IDLE_BATCH_CHARS) {
+        break;
+      }
+      batch.push(block);
+      chars += length;
+    }
+    return batch;
+  }
+
   private async _pump(): Promise<void> {
     if (this._running || this._held || this._disposed || !this._typesetter) {
       return;
@@ -440,25 +531,28 @@ class MathQueue {
     this._running = true;
     try {
       for (;;) {
-        let next = first(this._visible);
-        if (!next) {
+        let batch = this._nextBatch(false);
+        if (!batch.length) {
           if (!this._background || !this._waiting.size || this._unseen.size) {
             break;
           }
           await idleMoment();
-          next = first(this._visible) ?? first(this._waiting);
-          if (!next || this._disposed || this._held) {
+          if (this._disposed || this._held) {
+            break;
+          }
+          batch = this._nextBatch(true);
+          if (!batch.length) {
             break;
           }
         }
-        this._currentVisible = this._visible.has(next);
-        this._visible.delete(next);
-        this._waiting.delete(next);
-        this._unseen.delete(next);
-        this._observer.unobserve(next);
-        if (next.isConnected) {
-          await this._typesetter.typeset(next);
+        this._currentVisible = batch.some(block => this._visible.has(block));
+        for (const block of batch) {
+          this._visible.delete(block);
+          this._waiting.delete(block);
+          this._unseen.delete(block);
+          this._observer.unobserve(block);
         }
+        await typesetAll(this._typesetter, batch);
         this._currentVisible = false;
         this._mark();
         if (!this.visiblePending) {
@@ -487,8 +581,8 @@ class MathQueue {
   }
 
   private readonly _observer: IntersectionObserver;
-  /** Elements whose math is not typeset yet, in document order. */
-  private readonly _waiting = new Set<HTMLElement>();
+  /** Elements whose math is not typeset yet, in document order, with their text's length. */
+  private readonly _waiting = new Map<HTMLElement, number>();
   /** Waiting elements the observer has not reported on yet. */
   private readonly _unseen = new Set<HTMLElement>();
   /** Waiting elements in view. */
@@ -500,8 +594,8 @@ class MathQueue {
   private _disposed = false;
 }
 
-function first<T>(items: Set<T>): T | undefined {
-  return items.values().next().value;
+function first<T>(items: Iterable<T>): T | undefined {
+  return items[Symbol.iterator]().next().value;
 }
 
 /** Resolves in a new task, so input and painting may go first. */
