@@ -586,6 +586,41 @@ def listing(event: dict[str, Any]) -> list[tuple[str, str, bool, int]]:
     return [(i["chat_id"], i["title"], i["streaming"], i["message_count"]) for i in event["chats"]]
 
 
+TRACE_READS = r"""
+import threading, jupyter_deltachat.kernel as _k
+store_reads = []
+_k.HISTORY.open()._reader.set_trace_callback(
+    lambda sql: store_reads.append((threading.current_thread().name, sql.split()[0]))
+)
+"""
+
+
+def test_a_reply_pushes_its_chat_list_twice_without_reading_the_store(kernels: Kernels) -> None:
+    """The ``chats`` list a reply pushes (after ``start``, and before ``done``) is built
+    from memory: a turn reads nothing from the database, so its ``done`` never waits on a
+    read (nor on another request's ``list_chats all`` holding the reader)."""
+    kernel = kernels.start()
+    view, _ = connect(kernel, {})
+    reply(view, "older", "an older chat")
+    kernel.execute(FLUSH)
+    view.drain()
+    kernel.execute(TRACE_READS)
+    view.send(
+        {"type": "send", "request_id": "r", "chat_id": "new", "content": "hi", "model": "echo"}
+    )
+    turn = [view.next("start", "chats", "done")]
+    while turn[-1]["type"] != "done":
+        turn.append(view.next("start", "chats", "done"))
+    assert [event["type"] for event in turn] == ["start", "chats", "chats", "done"]
+    assert [listing(event) for event in turn[1:3]] == [
+        [("new", "hi", True, 2), ("older", "an older chat", False, 2)],
+        [("new", "hi", False, 2), ("older", "an older chat", False, 2)],
+    ]
+    assert kernel.evaluate("store_reads") == "[]"
+    view.request({"type": "list_chats", "scope": "notebook"}, "chats")
+    assert "'SELECT'" in kernel.evaluate("store_reads")  # the trace sees the reader's reads
+
+
 def test_views_follow_the_chat_list_while_a_cell_streams(kernels: Kernels) -> None:
     """A reply started by ``%chat`` in a cell (the shell stays busy until it ends) reaches
     every view's list as the kernel's ``chats`` events, with no request: the new chat

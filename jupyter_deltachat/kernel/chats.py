@@ -135,6 +135,8 @@ class ChatService:
         self._listeners: Listeners[[Event]] = Listeners()
         self.path: str | None = None  # the notebook this kernel belongs to, once known
         self.persistence: History | None = None  # set by History.attach
+        # this notebook's stored chats as the store last listed them (see ``notebook_list``)
+        self._stored_infos: dict[str, ChatInfo] = {}
 
     # -- listeners -------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class ChatService:
         """Send every view this notebook's chat list: a chat was added, retitled, reordered,
         started or finished streaming, renamed or deleted. Views follow the kernel's list
         without asking (a cell running ``%chat`` keeps the shell busy while it streams)."""
-        self.emit(Chats(chats=self.chat_list("notebook"), scope="notebook"))
+        self.emit(Chats(chats=self.notebook_list(), scope="notebook"))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -377,6 +379,7 @@ class ChatService:
         stored = store.load_notebook(path) if store is not None else []
         stored.sort(key=lambda saved: saved.updated)
         with self._lock:
+            self._stored_infos = {saved.chat_id: _stored_info(saved) for saved in stored}
             held = self._chats
             self._chats = OrderedDict()
             for saved in stored[-self.max_chats :]:
@@ -403,33 +406,46 @@ class ChatService:
         streaming_id = chat.streaming.message.id if chat.streaming else None
         return [dataclasses.replace(m) for m in chat.messages if m.id != streaming_id]
 
-    def chat_list(self, scope: ChatScope) -> list[ChatInfo]:
-        """This notebook's chats (``notebook``) or every notebook's (``all``), newest first:
-        the ones held here as they are now, the others as the store has them."""
+    def notebook_list(self) -> list[ChatInfo]:
+        """This notebook's chats, newest first, from memory alone: the ones held here as they
+        are now, the others as the store last listed them (when the kernel loaded the
+        notebook, and at each ``list_chats``, ``rename_chat`` and ``delete_chat``). The list a
+        reply pushes is built here on its streaming thread, so ``done`` never waits on the
+        database."""
         persisted = self.persisted
         with self._lock:
             infos = {
-                (c.path, c.chat_id): c.info(persisted)
-                for c in self._chats.values()
-                if scope == "all" or c.path == self.path
+                c.chat_id: c.info(persisted) for c in self._chats.values() if c.path == self.path
             }
-            path = self.path
-        store = self.persistence.open() if self.persistence is not None else None
-        if store is not None and (scope == "all" or path is not None):
-            for saved in store.chats(None if scope == "all" else path):
-                infos.setdefault(
-                    (saved.path, saved.chat_id),
-                    ChatInfo(
-                        chat_id=saved.chat_id,
-                        title=saved.title or title_of(saved.auto_title),
-                        updated=saved.updated,
-                        message_count=saved.message_count,
-                        streaming=False,
-                        path=saved.path,
-                        persisted=True,
-                    ),
-                )
+            for chat_id, info in self._stored_infos.items():
+                infos.setdefault(chat_id, info)
         return sorted(infos.values(), key=lambda info: info.updated, reverse=True)
+
+    def chat_list(self, scope: ChatScope) -> list[ChatInfo]:
+        """This notebook's chats (``notebook``) or every notebook's (``all``), newest first:
+        the ones held here as they are now, the others as the store has them now."""
+        if scope == "notebook":
+            self._reread_notebook()
+            return self.notebook_list()
+        persisted = self.persisted
+        with self._lock:
+            infos = {(c.path, c.chat_id): c.info(persisted) for c in self._chats.values()}
+        store = self.persistence.open() if self.persistence is not None else None
+        if store is not None:
+            for saved in store.chats(None):
+                infos.setdefault((saved.path, saved.chat_id), _stored_info(saved))
+        return sorted(infos.values(), key=lambda info: info.updated, reverse=True)
+
+    def _reread_notebook(self) -> None:
+        """Refresh this notebook's stored chats from the store (a database read)."""
+        store = self.persistence.open() if self.persistence is not None else None
+        path = self.path
+        if store is None or path is None:
+            return
+        stored = {saved.chat_id: _stored_info(saved) for saved in store.chats(path)}
+        with self._lock:
+            if self.path == path:
+                self._stored_infos = stored
 
     def open_chat(self, chat_id: str, path: str | None = None) -> None:
         """Load a stored chat (of any notebook) under its own id; every view gets its snapshot.
@@ -460,6 +476,7 @@ class ChatService:
         if target is not None and self.persistence is not None and self.persistence.usable:
             self.persistence.rename(target, chat_id, title)
             self.persistence.flush()
+        self._reread_notebook()
         self.emit_chat_list()
 
     def delete_chat(self, chat_id: str, path: str | None = None) -> None:
@@ -477,6 +494,10 @@ class ChatService:
         if target is not None and self.persistence is not None and self.persistence.usable:
             self.persistence.delete(target, chat_id)
             self.persistence.flush()
+        with self._lock:
+            if target == self.path:
+                self._stored_infos.pop(chat_id, None)
+        self._reread_notebook()
         self.emit(Snapshot(chat_id=chat_id, messages=[], streaming=None))
         self.emit_chat_list()
 
@@ -528,9 +549,12 @@ class ChatService:
         """Drop the least recently used idle chats beyond ``max_chats`` (lock held)."""
         excess = len(self._chats) - self.max_chats
         if excess > 0:
-            idle = [c.chat_id for c in self._chats.values() if c.streaming is None]
+            idle = [c for c in self._chats.values() if c.streaming is None]
+            persisted = self.persisted
             for old in idle[:excess]:
-                del self._chats[old]
+                del self._chats[old.chat_id]
+                if persisted and old.path is not None and old.path == self.path:
+                    self._stored_infos[old.chat_id] = old.info(persisted)
 
     # -- replies ---------------------------------------------------------------------------
 
@@ -637,6 +661,18 @@ class ChatService:
         )
         self.emit_chat_list()  # before done: a view that saw done has the list too
         self.emit(done)
+
+
+def _stored_info(saved: StoredChat) -> ChatInfo:
+    return ChatInfo(
+        chat_id=saved.chat_id,
+        title=saved.title or title_of(saved.auto_title),
+        updated=saved.updated,
+        message_count=saved.message_count,
+        streaming=False,
+        path=saved.path,
+        persisted=True,
+    )
 
 
 def _restored(saved: StoredChat) -> Chat:
