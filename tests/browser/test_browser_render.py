@@ -22,6 +22,7 @@ from lab_helpers import (
 DOC = r"""# Render check
 
 An intro with **bold**, `code`, a [link](https://jupyter.org) and math $e^{i\pi} + 1 = 0$.
+A link in math: $\href{https://jupyter.org/math}{\pi}$.
 
 - a loose list, item one
 
@@ -104,7 +105,14 @@ def test_incremental_render_equals_a_one_shot_render(page, lab_server):
     assert reply.locator(".jp-DeltaChat-block > ul > li").count() == 5
     assert reply.locator("ol > li").count() == 2
     assert reply.locator("blockquote blockquote li").count() == 1
-    assert reply.locator("mjx-container").count() == 9, "all math typeset, tail included"
+    assert reply.locator("mjx-container").count() == 10, "all math typeset, tail included"
+    # Math in view is typeset by one MathJax render for all its blocks, not by JupyterLab's
+    # `typeset`; its links still get what that gives them: no opener, a new tab.
+    math_link = reply.locator("mjx-container a")
+    assert math_link.count() == 1
+    assert math_link.get_attribute("href") == "https://jupyter.org/math"
+    assert "noopener" in (math_link.get_attribute("rel") or "").split()
+    assert math_link.get_attribute("target") == "_blank"
     assert reply.locator(".jp-DeltaChat-code").count() == 4
     assert "$" not in reply.locator(".jp-DeltaChat-markdown").inner_text()
 
