@@ -184,6 +184,14 @@ def restore_costs(directory: Path, quick: bool) -> None:
         f"list_chats all ({chats:,} chats)",
         timed(lambda: service.chat_list("all"), 5 if quick else 10),
     )
+    row(
+        "list_chats notebook: a read (what a reply pushed before)",
+        timed(lambda: service.chat_list("notebook"), 100),
+    )
+    row(
+        "the chats list a reply pushes, from memory (notebook_list)",
+        timed(service.notebook_list, 100),
+    )
 
 
 def main() -> None:
