@@ -364,6 +364,17 @@ def test_chats_are_scoped_by_notebook_and_open_across(kernels: Kernels) -> None:
     )
     assert ambiguous["error"]["code"] == "bad_request"
     assert "already open here" in ambiguous["error"]["message"]
+    exported = client_b.request(
+        {
+            "type": "export",
+            "request_id": "x",
+            "chat_id": "default",
+            "format": "markdown",
+            "path": "/srv/nb/a.ipynb",
+        },
+        "exported",
+    )
+    assert "in a" in exported["content"] and "in b" not in exported["content"]
     client_b.send({"type": "open_chat", "chat_id": "chat-a"})
     for view in (client_b, watcher):  # every comm gets the snapshot
         opened = view.next("snapshot")

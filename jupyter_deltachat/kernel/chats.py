@@ -502,8 +502,12 @@ class ChatService:
         self.emit_chat_list()
 
     def export_source(self, chat_id: str, path: str | None = None) -> tuple[str, list[Message]]:
-        """(title, finished messages) of a chat held here or stored, for an export."""
-        held = self._held(chat_id, path)
+        """(title, finished messages) of a chat held here or stored, for an export. Another
+        notebook's chat whose id this kernel holds for its own is exported as stored."""
+        try:
+            held = self._held(chat_id, path)
+        except BadRequestError:
+            held = None
         if held is not None:
             with self._lock:
                 return held.title, self.history_of(held)
